@@ -160,13 +160,13 @@ class Camera:
         if not self.has_distortion:
             return xy_d.copy()
         xy = xy_d.copy()
-        h = 1e-7
+        hx, hy = np.array([1e-7, 0.0]), np.array([0.0, 1e-7])
         for _ in range(iterations):
             f = self.distort_normalized(xy) - xy_d
             if np.nanmax(np.abs(f), initial=0.0) < 1e-13:
                 break
-            jx = (self.distort_normalized(xy + [h, 0]) - self.distort_normalized(xy - [h, 0])) / (2 * h)
-            jy = (self.distort_normalized(xy + [0, h]) - self.distort_normalized(xy - [0, h])) / (2 * h)
+            jx = (self.distort_normalized(xy + hx) - self.distort_normalized(xy - hx)) / 2e-7
+            jy = (self.distort_normalized(xy + hy) - self.distort_normalized(xy - hy)) / 2e-7
             a, c = jx[..., 0], jx[..., 1]
             b, d = jy[..., 0], jy[..., 1]
             det = a * d - b * c
@@ -219,7 +219,7 @@ class Camera:
             origins [..., 3] (the camera centre) and unit directions [..., 3].
         """
         xy = self.undistort_normalized(self.pixels_to_normalized(uv))
-        d_cam = np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
+        d_cam = np.concatenate([xy, np.ones((*xy.shape[:-1], 1))], axis=-1)
         d = d_cam @ self.R  # R^T d for row vectors
         d /= np.linalg.norm(d, axis=-1, keepdims=True)
         return np.broadcast_to(self.center, d.shape).copy(), d
@@ -355,32 +355,33 @@ def rotation_from_rodrigues(rvec: np.ndarray) -> np.ndarray:
 
 
 def rodrigues_from_rotation(R: np.ndarray) -> np.ndarray:
-    """Rotation matrix [3, 3] -> axis-angle vector [3] (radians), stable near 0 and pi."""
+    """Rotation matrix [3, 3] -> axis-angle vector [3] (radians), accurate to ~1e-15
+    for every angle (the angle comes from atan2, never from arccos near 0 or pi)."""
     R = np.asarray(R, dtype=float)
-    cos = np.clip((np.trace(R) - 1) / 2, -1.0, 1.0)
-    theta = np.arccos(cos)
+    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])  # 2 sin(theta) k
+    sin = np.linalg.norm(w) / 2
+    cos = (np.trace(R) - 1) / 2
+    theta = float(np.arctan2(sin, cos))
     if theta < 1e-8:
-        return np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2
-    if np.pi - theta < 1e-4:
-        # Near pi: axis from the symmetric part.
-        B = (R + np.eye(3)) / 2
-        i = int(np.argmax(np.diag(B)))
-        axis = B[:, i] / np.sqrt(max(B[i, i], 1e-15))
-        axis /= np.linalg.norm(axis)
-        # Fix the sign with the antisymmetric part when it is informative.
-        s = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-        if np.dot(s, axis) < 0:
-            axis = -axis
-        return axis * theta
-    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    return w * (theta / (2 * np.sin(theta)))
+        return w / 2
+    if cos > -0.5:  # theta < 120 degrees: the antisymmetric part is well conditioned
+        return w * (theta / (2 * sin))
+    # Near pi: the axis from the symmetric part, (R + R^T) / 2 - cos I = (1 - cos) k k^T.
+    kk = ((R + R.T) / 2 - cos * np.eye(3)) / (1 - cos)
+    i = int(np.argmax(np.diag(kk)))
+    axis = kk[:, i] / np.sqrt(max(kk[i, i], 1e-300))
+    axis /= np.linalg.norm(axis)
+    if np.dot(w, axis) < 0:
+        axis = -axis
+    return axis * theta
 
 
 def _as_float(value: object, shape: tuple[int, ...], what: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise CalibrationError(f"{what}: expected numbers of shape {shape}, got {value!r}") from None
+        raise CalibrationError(
+            f"{what}: expected numbers of shape {shape}, got {value!r}") from None
     if arr.size != int(np.prod(shape)):
         raise CalibrationError(f"{what}: expected shape {shape}, got {arr.shape}")
     arr = arr.reshape(shape)

@@ -85,7 +85,8 @@ class Motion3D:
         """Write the NPZ layout documented in the README (refuses to clobber by default)."""
         path = Path(path)
         if path.exists() and not overwrite:
-            raise ExportError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+            raise ExportError(
+                f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
         arrays: dict[str, np.ndarray] = {
             "joints3d": self.joints3d,
             "joint_names": np.array(self.joint_names),
@@ -120,7 +121,7 @@ class Motion3D:
                                  "motion NPZ with joints3d, joint_names, valid)")
 
         def opt(key: str) -> np.ndarray | None:
-            return data[key] if key in data else None
+            return data[key] if key in data.files else None
 
         fps = opt("fps")
         cams = opt("camera_names")

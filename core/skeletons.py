@@ -192,6 +192,179 @@ def _coco_17() -> JointSet:
     return JointSet("coco_17", _COCO_17, bones, pairs, canonical, "COCO-17 keypoints")
 
 
+def _pairs_of(joints: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(left_x, right_x) for every ``left_`` joint whose ``right_`` twin exists."""
+    return tuple((j, "right_" + j[5:]) for j in joints
+                 if j.startswith("left_") and "right_" + j[5:] in joints)
+
+
+def _sides(*names: str) -> dict[str, tuple[str, ...]]:
+    """Canonical ``left_x``/``right_x`` from same-named source joints."""
+    return {s + n: (s + n,) for s in ("left_", "right_") for n in names}
+
+
+_LIMBS = ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")
+_ARM_LEG_BONES = tuple(
+    (s + a, s + b) for s in ("left_", "right_")
+    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")))
+_FACE_BONES = (("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"),
+               ("right_eye", "right_ear"))
+_FOOT_BONES = tuple((s + a, s + b) for s in ("left_", "right_") for a, b in (
+    ("ankle", "big_toe"), ("big_toe", "small_toe"), ("ankle", "heel")))
+
+_BODY_25B = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "upper_neck",
+    "head_top", "left_big_toe", "left_small_toe", "left_heel", "right_big_toe",
+    "right_small_toe", "right_heel",
+)
+
+
+def _body_25b() -> JointSet:
+    bones = (*_ARM_LEG_BONES, *_FACE_BONES, *_FOOT_BONES, ("left_hip", "right_hip"),
+             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+             ("upper_neck", "left_shoulder"), ("upper_neck", "right_shoulder"),
+             ("upper_neck", "nose"), ("upper_neck", "head_top"))
+    canonical = {
+        "pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
+        "head": ("left_ear", "right_ear"), "head_top": ("head_top",), "nose": ("nose",),
+        "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
+        **_sides(*_LIMBS, "heel"),
+    }
+    return JointSet("body_25b", _BODY_25B, bones, _pairs_of(_BODY_25B), canonical,
+                    "OpenPose BODY_25B (COCO order + upper neck, head top, feet)")
+
+
+_HALPE_26 = (*_COCO_17, "head", "neck", "hip", "left_big_toe", "right_big_toe",
+             "left_small_toe", "right_small_toe", "left_heel", "right_heel")
+
+
+def _halpe_26() -> JointSet:
+    bones = (*_ARM_LEG_BONES, *_FACE_BONES, *_FOOT_BONES, ("hip", "left_hip"),
+             ("hip", "right_hip"), ("neck", "hip"), ("neck", "left_shoulder"),
+             ("neck", "right_shoulder"), ("neck", "nose"), ("nose", "head"))
+    canonical = {
+        "pelvis": ("hip",), "neck": ("neck",), "head": ("left_ear", "right_ear"),
+        "head_top": ("head",), "nose": ("nose",),
+        "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
+        **_sides(*_LIMBS, "heel"),
+    }
+    return JointSet("halpe_26", _HALPE_26, bones, _pairs_of(_HALPE_26), canonical,
+                    "HALPE-26 (COCO-17 + head top, neck, mid-hip, feet; RTMPose/AlphaPose)")
+
+
+_BLAZEPOSE_33 = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "left_mouth", "right_mouth", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+)
+
+
+def _blazepose_33() -> JointSet:
+    hand_foot = tuple((s + a, s + b) for s in ("left_", "right_") for a, b in (
+        ("wrist", "pinky"), ("wrist", "index"), ("wrist", "thumb"), ("pinky", "index"),
+        ("ankle", "heel"), ("heel", "foot_index"), ("ankle", "foot_index"),
+        ("eye_inner", "eye"), ("eye", "eye_outer"), ("eye_outer", "ear")))
+    bones = (*_ARM_LEG_BONES, *hand_foot, ("nose", "left_eye_inner"),
+             ("nose", "right_eye_inner"), ("left_mouth", "right_mouth"),
+             ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+             ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"))
+    canonical = {
+        "pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
+        "head": ("left_ear", "right_ear"), "nose": ("nose",),
+        "left_toe": ("left_foot_index",), "right_toe": ("right_foot_index",),
+        **_sides(*_LIMBS, "heel"),
+    }
+    return JointSet("blazepose_33", _BLAZEPOSE_33, bones, _pairs_of(_BLAZEPOSE_33),
+                    canonical, "MediaPipe BlazePose (33 landmarks)")
+
+
+_H36M_17 = (
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "spine", "thorax", "neck_base", "head_top", "left_shoulder", "left_elbow", "left_wrist",
+    "right_shoulder", "right_elbow", "right_wrist",
+)
+
+
+def _h36m_17() -> JointSet:
+    bones = (*_ARM_LEG_BONES, ("pelvis", "left_hip"), ("pelvis", "right_hip"),
+             ("pelvis", "spine"), ("spine", "thorax"), ("thorax", "neck_base"),
+             ("neck_base", "head_top"), ("thorax", "left_shoulder"),
+             ("thorax", "right_shoulder"))
+    canonical = {
+        "pelvis": ("pelvis",), "neck": ("thorax",), "head": ("neck_base", "head_top"),
+        "head_top": ("head_top",), **_sides(*_LIMBS),
+    }
+    return JointSet("h36m_17", _H36M_17, bones, _pairs_of(_H36M_17), canonical,
+                    "Human3.6M 17-joint layout (joint 9 'neck/nose' is named neck_base)")
+
+
+_SHELF_15 = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+    "left_wrist", "bottom_head", "head_top", "pelvis",
+)
+
+
+def _shelf_15() -> JointSet:
+    bones = (*_ARM_LEG_BONES, ("pelvis", "left_hip"), ("pelvis", "right_hip"),
+             ("pelvis", "bottom_head"), ("bottom_head", "head_top"),
+             ("bottom_head", "left_shoulder"), ("bottom_head", "right_shoulder"))
+    canonical = {
+        "pelvis": ("pelvis",), "neck": ("left_shoulder", "right_shoulder"),
+        "head": ("bottom_head", "head_top"), "head_top": ("head_top",), **_sides(*_LIMBS),
+    }
+    return JointSet("shelf_15", _SHELF_15, bones, _pairs_of(_SHELF_15), canonical,
+                    "Shelf/Campus ground truth (14 joints + pelvis, 4D-Association order)")
+
+
+_PANOPTIC_19 = (
+    "neck", "nose", "body_center", "left_shoulder", "left_elbow", "left_wrist", "left_hip",
+    "left_knee", "left_ankle", "right_shoulder", "right_elbow", "right_wrist", "right_hip",
+    "right_knee", "right_ankle", "left_eye", "left_ear", "right_eye", "right_ear",
+)
+
+
+def _panoptic_19() -> JointSet:
+    bones = (*_ARM_LEG_BONES, *_FACE_BONES, ("neck", "nose"), ("neck", "body_center"),
+             ("body_center", "left_hip"), ("body_center", "right_hip"),
+             ("neck", "left_shoulder"), ("neck", "right_shoulder"))
+    canonical = {
+        "pelvis": ("body_center",), "neck": ("neck",), "nose": ("nose",),
+        "head": ("left_ear", "right_ear"), **_sides(*_LIMBS),
+    }
+    return JointSet("panoptic_coco19", _PANOPTIC_19, bones, _pairs_of(_PANOPTIC_19),
+                    canonical, "CMU Panoptic COCO-19 (hdPose3d_stage1_coco19)")
+
+
+#: 4D Association's SKEL19 order (its skel.txt output); each joint is the BODY_25 joint of
+#: the same name (mid_hip -> pelvis), as in ``core.bench.shelf.BODY25_TO_SKEL19``.
+_SKEL_19 = (
+    "pelvis", "neck", "right_hip", "left_hip", "nose", "right_shoulder", "left_shoulder",
+    "right_knee", "left_knee", "right_ear", "left_ear", "right_elbow", "left_elbow",
+    "right_ankle", "left_ankle", "right_wrist", "left_wrist", "left_big_toe",
+    "right_big_toe",
+)
+
+
+def _skel_19() -> JointSet:
+    bones = (*_ARM_LEG_BONES, ("pelvis", "left_hip"), ("pelvis", "right_hip"),
+             ("pelvis", "neck"), ("neck", "nose"), ("neck", "left_shoulder"),
+             ("neck", "right_shoulder"), ("nose", "left_ear"), ("nose", "right_ear"),
+             ("left_ankle", "left_big_toe"), ("right_ankle", "right_big_toe"))
+    canonical = {
+        "pelvis": ("pelvis",), "neck": ("neck",), "nose": ("nose",),
+        "head": ("left_ear", "right_ear"), "left_toe": ("left_big_toe",),
+        "right_toe": ("right_big_toe",), **_sides(*_LIMBS),
+    }
+    return JointSet("skel_19", _SKEL_19, bones, _pairs_of(_SKEL_19), canonical,
+                    "4D Association SKEL19 (BODY_25 subset; its Shelf skel.txt output)")
+
+
 _REGISTRY: dict[str, JointSet] = {}
 
 
@@ -232,3 +405,10 @@ CANONICAL = _canonical_set()
 register_joint_set(CANONICAL, "canonical")
 register_joint_set(_body_25(), "openpose", "body25")
 register_joint_set(_coco_17(), "coco", "coco17")
+register_joint_set(_body_25b(), "body25b")
+register_joint_set(_halpe_26(), "halpe", "halpe26")
+register_joint_set(_blazepose_33(), "blazepose", "mediapipe", "mediapipe_pose")
+register_joint_set(_h36m_17(), "h36m", "human36m", "human3.6m")
+register_joint_set(_shelf_15(), "shelf", "campus", "shelf15")
+register_joint_set(_panoptic_19(), "panoptic", "coco19", "coco_19", "panoptic_19")
+register_joint_set(_skel_19(), "skel19", "4d_association")

@@ -1,0 +1,36 @@
+"""Blender-side glue: registration, properties, preferences, jobs, scene building, baking,
+export. Everything here may import ``bpy``; the maths lives in ``core/``.
+
+Registration joins the ``classes`` tuples of properties, preferences, operators and panels
+(in that order) and attaches the ``scene.skelsplat`` / ``object.skelsplat`` namespaces after
+the classes exist; :func:`unregister` undoes it in reverse.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from ..operators import capture_ops, job_ops, prefs_ops, result_ops
+from ..panels import main_panel
+from . import deps, jobs, preferences, properties
+
+_modules = (properties, preferences, capture_ops, job_ops, result_ops, prefs_ops, main_panel)
+classes = tuple(c for m in _modules for c in m.classes)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+    properties.attach()
+    main_panel.attach()
+    prefs = preferences.get_preferences()
+    for problem in deps.activate_saved_paths(preferences.ROOT_PACKAGE,
+                                             prefs.python_path if prefs else ""):
+        print(f"SkelSplat: {problem}")
+
+
+def unregister() -> None:
+    jobs.clear()
+    main_panel.detach()
+    properties.detach()
+    _unregister_classes()

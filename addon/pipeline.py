@@ -1,0 +1,64 @@
+"""Headless, scriptable entry points of the Blender side (used by ``skelsplat run`` and tests).
+
+Every function works in headless ``bpy`` (PyPI wheel) and inside Blender 4.2-5.0; none needs
+the extension to be registered. World units are metres; the calibration's world frame is used
+as Blender's world frame unchanged. Blender frame of take frame ``k`` is ``frame_start + k``.
+
+Signatures (stable; other modules code against them):
+
+``build_scene(rig, videos=None, *, take_name="take", fps=None, frame_start=1, frame_count=None,
+offsets=None, scene=None) -> CaptureScene``
+    One Blender camera per calibrated camera (exact intrinsics and extrinsics) in a new
+    collection ``"<take_name> cameras"``, each showing its video (``videos``: a folder, a list
+    of paths matched to cameras by ``core.take`` rules, or camera name -> path) as a background
+    movie clip shifted by ``offsets`` (camera name -> ``o``: take frame t is video frame t + o).
+    Sets scene fps, resolution and frame range. ``CaptureScene``: ``.collection``, ``.rig``
+    (sizes reconciled with the footage), ``.cameras`` (name -> camera object), ``.clips``,
+    ``.warnings`` (list of str), ``.frame_range``.
+
+``bake_motion(motion, *, take_name="take", run_name=None, scene=None, frame_start=1,
+ellipsoids=True, sigma=2.0, raw_empties=False) -> BakeResult``
+    Armature of the canonical skeleton (rest: T-pose from the take's median bone lengths),
+    keyed so that bone heads equal the fitted joints; a NEW action ``"<take>|<run>"`` on every
+    call (earlier ones are kept). Optional Gaussian ellipsoids (``sigma`` standard deviations)
+    and raw joint empties. ``BakeResult``: ``.armature``, ``.action``, ``.ellipsoids`` (joint ->
+    object), ``.empties``, ``.collection``, ``.frame_range`` (first, last).
+
+``export_fbx(path, *, armature=None, frame_range=None, add_leaf_bones=False,
+overwrite=False) -> Path`` and ``export_bvh(path, *, armature=None, frame_range=None,
+overwrite=False) -> Path``
+    Blender's own exporters with game-engine presets (armature only, baked animation). Raise
+    :class:`~skelsplat.core.errors.ExportError` when ``path`` exists and ``overwrite`` is False.
+    ``armature`` defaults to the last armature baked by SkelSplat in the scene.
+
+``save_blend(path, *, overwrite=False) -> Path``
+    Save the current file (``.blend``), refusing to clobber unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from ..core.errors import ExportError
+from .bake import BakeResult, bake_motion
+from .capture import CaptureScene, build_scene
+from .export import export_bvh, export_fbx
+
+__all__ = ["BakeResult", "CaptureScene", "bake_motion", "build_scene", "export_bvh",
+           "export_fbx", "save_blend"]
+
+
+def save_blend(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Save the open Blender file to ``path`` (``.blend``); refuses to clobber by default."""
+    path = Path(path).expanduser().resolve()
+    if path.suffix.lower() != ".blend":
+        raise ExportError(f"{path}: expected a .blend file name")
+    if path.exists() and not overwrite:
+        raise ExportError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = bpy.ops.wm.save_as_mainfile(filepath=str(path), check_existing=False, copy=False)
+    if "FINISHED" not in result:
+        raise ExportError(f"{path}: Blender could not save the file")
+    return path

@@ -1,0 +1,254 @@
+"""What the operators call: one function per user action, on ``scene.skelsplat``.
+
+Long actions (detect, fit, install) start a :mod:`.jobs` job whose worker runs core code only;
+results are stored on the main thread. Loaded keypoints and fitted motions are kept in memory
+per scene (:data:`KEYPOINTS`, :data:`MOTIONS`); fits are also written as NPZ next to the .blend
+(or in the temp folder) so a saved file can be baked again later.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import bpy
+
+from ..core.errors import SkelsplatError
+from . import jobs
+from .properties import settings
+
+#: scene name -> Keypoints2D of the take (detected or imported).
+KEYPOINTS: dict[str, object] = {}
+#: scene name -> Motion3D of the last fit.
+MOTIONS: dict[str, object] = {}
+
+
+def _abspath(path: str) -> Path:
+    return Path(bpy.path.abspath(path)).expanduser()
+
+
+def _props(scene: bpy.types.Scene):
+    props = settings(scene)
+    if props is None:
+        raise SkelsplatError("the SkelSplat extension is not enabled")
+    return props
+
+
+def import_capture(scene: bpy.types.Scene, calibration_path: str, footage_path: str = "",
+                   take_name: str = "take"):
+    """Read the calibration (and footage) and build the camera collection; fill the table."""
+    from ..core.calibration import read_calibration
+    from .capture import build_scene
+
+    if not calibration_path:
+        raise SkelsplatError("choose a calibration file first")
+    rig = read_calibration(_abspath(calibration_path))
+    videos = _abspath(footage_path) if footage_path else None
+    capture = build_scene(rig, videos, take_name=take_name, scene=scene)
+    props = _props(scene)
+    from .preferences import get_preferences
+
+    prefs = get_preferences()
+    if prefs is not None:
+        props.device = prefs.default_device
+    props.take_name = take_name
+    props.calibration_path = calibration_path
+    props.footage_path = footage_path
+    props.cameras.clear()
+    for cam in capture.rig:
+        row = props.cameras.add()
+        row.name = cam.name
+        row.width, row.height = cam.size
+        row.focal_px = cam.fx
+        clip = capture.clips.get(cam.name)
+        row.video = Path(clip.filepath).name if clip else ""
+        row.offset = int(capture.cameras[cam.name].get("skelsplat_offset", 0))
+    props.warnings.clear()
+    for text in capture.warnings:
+        props.warnings.add().name = text
+    return capture
+
+
+def load_keypoints(scene: bpy.types.Scene, keypoints_path: str, fmt: str = "auto",
+                   joint_set: str = ""):
+    """Read a keypoint file (any core format) as the take's 2D keypoints."""
+    from ..core.keypoints import read_keypoints
+
+    if not keypoints_path:
+        raise SkelsplatError("choose a keypoint file or folder first")
+    props = _props(scene)
+    rig = _rig(props) if props.calibration_path else None
+    kp = read_keypoints(_abspath(keypoints_path), fmt=fmt, joint_set=joint_set or None, rig=rig)
+    KEYPOINTS[scene.name] = kp
+    props.keypoints_path = keypoints_path
+    props.keypoints_summary = _summary(kp)
+    return kp
+
+
+def _summary(kp) -> str:
+    F, V, J = kp.shape
+    detected = 100 * (kp.confidence > 0).mean()
+    return f"{F} frames x {V} views x {J} joints ({kp.joint_set}), {detected:.0f}% detected"
+
+
+def _rig(props):
+    from ..core.calibration import read_calibration
+
+    if not props.calibration_path:
+        raise SkelsplatError("import a capture (calibration file) first")
+    return read_calibration(_abspath(props.calibration_path))
+
+
+def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", synchronous: bool = False):
+    """Detect 2D keypoints in the take's footage in the background (cached per video)."""
+    props = _props(scene)
+    if not props.footage_path:
+        raise SkelsplatError("import a capture with footage first")
+    calibration, footage = _abspath(props.calibration_path), _abspath(props.footage_path)
+    name = scene.name
+
+    def work(progress, cancel: threading.Event):
+        from ..core.calibration import read_calibration
+        from ..core.detect import detect_take
+        from ..core.take import read_take
+
+        take = read_take(footage, read_calibration(calibration), allow_sorted=True)
+        return detect_take(take, backend=detector, workers=1, progress=progress, cancel=cancel)
+
+    def on_done(kp):
+        KEYPOINTS[name] = kp
+        target = bpy.data.scenes.get(name)
+        if target is not None:
+            _props(target).keypoints_summary = _summary(kp)
+        return kp
+
+    return jobs.start("detect", work, on_done, scene=scene, synchronous=synchronous)
+
+
+def _cache_dir() -> Path:
+    if bpy.data.filepath:
+        return Path(bpy.data.filepath).parent / "skelsplat_fits"
+    return Path(tempfile.gettempdir()) / "skelsplat_fits"
+
+
+def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
+              smooth: str = "off", synchronous: bool = False):
+    """Fit the take's keypoints in the background; the motion is stored when it finishes.
+
+    The scene is not changed until the fit succeeds; a cancelled or failed fit leaves it
+    exactly as it was (apart from the status line).
+    """
+    props = _props(scene)
+    keypoints = KEYPOINTS.get(scene.name)
+    if keypoints is None:
+        if not props.keypoints_path:
+            raise SkelsplatError("detect or import 2D keypoints first")
+        keypoints = load_keypoints(scene, props.keypoints_path)
+    rig = _rig(props)
+    name, take = scene.name, props.take_name
+    options = {"mode": mode, "device": device, "smooth": smooth}
+
+    def work(progress, cancel: threading.Event):
+        from ..core.fit import FitOptions, fit_take
+
+        result = fit_take(keypoints, rig, FitOptions(**options), progress=progress,
+                          cancel=cancel)
+        return result.to_motion(canonical=True)
+
+    def on_done(motion):
+        MOTIONS[name] = motion
+        directory = _cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while (directory / f"{take}_fit{n}.npz").exists():
+            n += 1
+        path = motion.save_npz(directory / f"{take}_fit{n}.npz")
+        target = bpy.data.scenes.get(name)
+        if target is not None:
+            _props(target).motion_path = bpy.path.relpath(str(path)) if bpy.data.filepath \
+                else str(path)
+        return motion
+
+    return jobs.start("fit", work, on_done, scene=scene, synchronous=synchronous)
+
+
+def current_motion(scene: bpy.types.Scene):
+    """The scene's last fit (memory, else the NPZ in ``motion_path``)."""
+    from ..core.motion import Motion3D
+
+    motion = MOTIONS.get(scene.name)
+    if motion is None:
+        props = _props(scene)
+        if not props.motion_path:
+            raise SkelsplatError("no fit yet: run Fit first (or choose a motion NPZ)")
+        motion = Motion3D.load_npz(_abspath(props.motion_path))
+        MOTIONS[scene.name] = motion
+    return motion
+
+
+def bake(scene: bpy.types.Scene, sigma: float = 2.0, ellipsoids: bool = True,
+         raw_empties: bool = False, run_name: str = ""):
+    """Bake the last fit onto the take's armature (new action) and list joint errors."""
+    from .bake import bake_motion
+
+    props = _props(scene)
+    result = bake_motion(current_motion(scene), take_name=props.take_name,
+                         run_name=run_name or None, scene=scene, sigma=sigma,
+                         ellipsoids=ellipsoids, raw_empties=raw_empties)
+    for obj in (result.armature, *result.ellipsoids.values(), *result.empties.values()):
+        obj.skelsplat.take_name = props.take_name
+        obj.skelsplat.run_name = result.run_name
+    props.joint_errors.clear()
+    for joint, (mean, peak) in result.joint_errors.items():
+        row = props.joint_errors.add()
+        row.name, row.mean_px, row.max_px = joint, mean, peak
+    return result
+
+
+def export(scene: bpy.types.Scene, format: str = "FBX", filepath: str = "",
+           overwrite: bool = False, add_leaf_bones: bool = False) -> Path:
+    """Export the take's armature with Blender's FBX or BVH exporter (game-engine presets)."""
+    from .export import export_bvh, export_fbx, find_armature
+
+    props = _props(scene)
+    suffix = ".fbx" if format == "FBX" else ".bvh"
+    if not filepath:
+        filepath = str(_abspath(props.export_dir or "//") / f"{props.take_name}{suffix}")
+    armature = find_armature(scene)
+    if format == "FBX":
+        return export_fbx(_abspath(filepath), armature=armature, overwrite=overwrite,
+                          add_leaf_bones=add_leaf_bones)
+    return export_bvh(_abspath(filepath), armature=armature, overwrite=overwrite)
+
+
+def refresh_dependencies(prefs, check_cuda: bool = True) -> list:
+    """Fill the preferences' dependency table (imports torch when ``check_cuda``)."""
+    from .deps import dependency_status
+
+    status = dependency_status(check_cuda=check_cuda)
+    prefs.dependencies.clear()
+    for s in status:
+        row = prefs.dependencies.add()
+        row.name, row.importable, row.version, row.detail = s.name, s.importable, s.version, \
+            s.detail
+    return status
+
+
+def start_install(requirements: str, synchronous: bool = False, python: str = ""):
+    """pip-install ``requirements`` into the extension's own site-packages (background job)."""
+    from .deps import add_site_packages, pip_install, site_packages_dir
+    from .preferences import ROOT_PACKAGE
+
+    reqs = requirements.split()
+    target = site_packages_dir(ROOT_PACKAGE)
+
+    def work(progress, cancel: threading.Event):
+        return pip_install(reqs, target, python=python or None, progress=progress,
+                           cancel=cancel)
+
+    def on_done(path):
+        add_site_packages(path)
+        return path
+
+    return jobs.start("install", work, on_done, synchronous=synchronous)

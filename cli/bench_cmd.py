@@ -1,0 +1,116 @@
+"""``skelsplat bench accuracy|speed|shelf|all [--quick] [--out docs/benchmarks.md]``.
+
+Runs the benchmark suite (``skelsplat.core.bench``) and writes the markdown report, its
+PNG plots and the raw results (``bench/results.json`` beside the report; running one
+section keeps the others' previous results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import time
+from pathlib import Path
+
+SECTIONS = ("accuracy", "speed", "shelf", "all")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="run the accuracy / speed / Shelf benchmarks",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("section", choices=SECTIONS, help="which benchmark to run")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, minutes)")
+    p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"),
+                   help="markdown report to write (default: docs/benchmarks.md)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="shared data folder (default: $SKELSPLAT_SHARED_DATA or ../shared/data)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="device of the SkelSplat fitter")
+    p.add_argument("--no-fitter", action="store_true", help="baselines only")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated subset of methods (default: all baselines + fitter)")
+    p.set_defaults(func=run)
+
+
+def find_data_dir(explicit: Path | None) -> Path:
+    from ..core.errors import SkelsplatError
+
+    cands = [explicit] if explicit else []
+    if os.environ.get("SKELSPLAT_SHARED_DATA"):
+        cands.append(Path(os.environ["SKELSPLAT_SHARED_DATA"]))
+    cands += [Path.cwd().parent / "shared" / "data",
+              Path(__file__).resolve().parents[2] / "shared" / "data"]
+    for c in cands:
+        if c and (c / "cmu_mocap_amc").is_dir():
+            return c
+    raise SkelsplatError("benchmark data not found: pass --data DIR (a folder with "
+                         "cmu_mocap_amc/, shelf_4dassoc/, mmpose_testdata/) or set "
+                         "SKELSPLAT_SHARED_DATA")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from tqdm import tqdm
+
+    from ..core.bench import runner
+    from ..core.bench.methods import all_methods, fitter_available
+    from ..core.bench.report import write_report
+    from ..core.bench.scenarios import CLIPS, accuracy_scenarios, occlusion_sweep
+    from ..core.errors import SkelsplatError
+
+    data = find_data_dir(args.data)
+    q = args.quick
+    frames, sweep_frames = (40, 30) if q else (200, 120)
+    lengths = (100, 300) if q else (300, 1000, 3000)
+    ref_frames = 1 if q else 2
+    methods = all_methods(args.device, include_fitter=not args.no_fitter)
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in wanted if m not in methods]
+        if unknown:
+            raise SkelsplatError(f"unknown or unavailable benchmark methods {unknown}; "
+                                 f"available: {list(methods)}")
+        methods = {m: methods[m] for m in wanted}
+    why = fitter_available()
+    fitter_note = ("`skelsplat.core.fit.fit_take` (fast mode), device " + args.device
+                   if why is None and not args.no_fitter else (why or "excluded (--no-fitter)"))
+    sections = ("accuracy", "shelf", "speed") if args.section == "all" else (args.section,)
+    total = 0
+    if "accuracy" in sections:
+        total += len(accuracy_scenarios(frames)) + len(occlusion_sweep(sweep_frames))
+    if "shelf" in sections:
+        total += len(methods)
+    if "speed" in sections:
+        n_speed = 3 + (1 if "skelsplat_fast" in methods else 0)
+        total += n_speed * len(lengths) + (2 if "skelsplat_fast" in methods else 0)
+    res_path = args.out.parent / "bench" / "results.json"
+    results = json.loads(res_path.read_text()) if res_path.exists() else {}
+    t0 = time.time()
+    with tqdm(total=total, unit="step", dynamic_ncols=True) as bar:
+        def progress(msg: str) -> None:
+            bar.set_description(msg[:60])
+            bar.update(1)
+
+        if "accuracy" in sections:
+            results["accuracy"] = runner.run_accuracy(data, frames, sweep_frames, methods,
+                                                      progress)
+        if "shelf" in sections:
+            results["shelf"] = runner.run_shelf(data, methods, progress)
+        if "speed" in sections:
+            speed_device = args.device
+            with tempfile.TemporaryDirectory() as tmp:
+                results["speed"] = runner.run_speed(
+                    data, lengths, ref_frames if "skelsplat_fast" in methods else 0,
+                    speed_device, Path(tmp), progress)
+    results["meta"] = {
+        "command": args.section, "quick": q,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_s": time.time() - t0, "fitter": fitter_note, "clips": ", ".join(CLIPS)}
+    res_path.parent.mkdir(parents=True, exist_ok=True)
+    res_path.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    out = write_report(results, args.out)
+    print(f"wrote {out} ({(time.time() - t0) / 60:.1f} min)")
+    return 0

@@ -1,0 +1,127 @@
+"""``skelsplat detect``: 2D keypoints from a take's videos (cached per camera).
+
+Writes ``<out>/keypoints.npz`` in the NPZ keypoint layout (``keypoints`` [F, V, J, 3],
+``camera_names``, ``joint_set``, ``frame_numbers``, ``fps``; read back with
+``skelsplat.core.keypoints.read_keypoints``) and prints one summary line
+per camera (frames with a person, mean confidence, ms/frame). Optionally suggests frame
+offsets from the detected motion (``--suggest-offsets``; never applied by itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "detect",
+        help="detect 2D keypoints in a take's videos (cached)",
+        description=("Detect one person's 2D keypoints in every camera's video. Videos are "
+                     "matched to calibrated cameras by name (exact stem, case-insensitive, "
+                     "then camera number). Detections are cached next to the videos "
+                     "(.skelsplat_cache) and reused when neither the video nor the detector "
+                     "settings changed."),
+    )
+    p.add_argument("--videos", nargs="+", required=True, metavar="PATH",
+                   help="one folder of videos, or video files")
+    p.add_argument("--calibration", metavar="FILE",
+                   help="calibration file (any supported format); without it each video is "
+                        "its own camera, named by its file stem")
+    p.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+                   help="mediapipe: BlazePose (33 joints, bundled model); onnx: your "
+                        "RTMPose-style model file (--model)")
+    p.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
+    p.add_argument("--joint-set", default="coco_17",
+                   help="joint set of the ONNX model's outputs (default coco_17)")
+    p.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
+                   help="frame offsets: take frame t is video frame t + N of camera CAM")
+    p.add_argument("--map", nargs="+", metavar="CAM=VIDEO", default=[],
+                   help="explicit camera -> video file assignments")
+    p.add_argument("--sorted", action="store_true",
+                   help="pair cameras and videos in sorted order when names do not match")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="cache folder (default: .skelsplat_cache next to the videos)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes detecting cameras in parallel (default 2)")
+    p.add_argument("--suggest-offsets", action="store_true",
+                   help="estimate frame offsets from the detected motion and print them")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing keypoints.npz")
+    p.set_defaults(func=run)
+    return p
+
+
+def _pairs(items: list[str], flag: str, as_int: bool) -> dict:
+    from ..core.errors import SkelsplatError
+
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SkelsplatError(f"{flag}: expected CAM=VALUE, got {item!r}")
+        try:
+            out[key] = int(value) if as_int else value
+        except ValueError:
+            raise SkelsplatError(f"{flag}: {item!r}: the frame offset must be an integer") \
+                from None
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..core.detect import detect_take
+    from ..core.errors import ExportError
+    from ..core.take import read_take
+
+    out = Path(args.out)
+    target = out / "keypoints.npz"
+    if target.exists() and not args.overwrite:
+        raise ExportError(f"{str(target)!r} exists; pass --overwrite to replace it")
+    rig = None
+    if args.calibration:
+        from ..core.calibration import read_calibration
+
+        rig = read_calibration(args.calibration)
+    videos = args.videos[0] if len(args.videos) == 1 else args.videos
+    take = read_take(videos, rig, mapping=_pairs(args.map, "--map", False),
+                     offsets=_pairs(args.offsets, "--offsets", True), allow_sorted=args.sorted)
+    for w in take.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    options = {}
+    if args.backend == "onnx":
+        options = {"model": args.model, "joint_set": args.joint_set}
+
+    bar = tqdm(total=100, unit="%", file=sys.stderr, desc="detect", leave=False)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    try:
+        kp = detect_take(take, args.backend, options, use_cache=not args.no_cache,
+                         cache_dir=args.cache_dir, workers=args.workers, progress=progress)
+    finally:
+        bar.close()
+    for w in kp.meta["warnings"][len(take.warnings):]:
+        print(f"warning: {w}", file=sys.stderr)
+    from ..core.keypoints import write_keypoints_npz
+
+    write_keypoints_npz(kp, target, overwrite=True)  # existence checked before detecting
+    F, V, J = kp.shape
+    print(f"{V} cameras x {F} frames x {J} joints ({kp.joint_set}) -> {target}")
+    from ..core.detect import CameraStats
+
+    for st in kp.meta["detection"]:
+        print("  " + CameraStats(**st).line())
+    if args.suggest_offsets and V > 1:
+        from ..core.sync import estimate_offsets
+
+        print("suggested offsets (not applied; pass them with --offsets):")
+        for line in estimate_offsets(kp).lines():
+            print("  " + line)
+    return 0

@@ -1,0 +1,138 @@
+"""Shelf real-detection evaluation: per-actor oracle association, PCP and MPJPE.
+
+Our fitter and the baselines are single-person methods, so each ground-truth actor is
+evaluated on its own with an **oracle association**: in every view, frame and joint the
+ground truth picks the OpenPose candidate nearest to the actor's projected joint (limb
+joints: the joint itself; neck: mid-shoulders; mid-hip: pelvis; face joints: the head
+centre; feet: the ankle), if it lies within 0.3 m (at the actor's depth). That is an
+upper bound on what a real association step would give. The 4D-Association output
+(``skel.txt``, multi-person, no oracle) is scored with the same code: per frame its
+skeletons are matched to the ground-truth actors by minimum total joint distance
+(Hungarian); an actor without a match counts all its limbs as wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..camera import Rig
+from ..keypoints2d import Keypoints2D
+from .metrics import mpjpe, pcp
+from .shelf import (
+    SHELF_LIMBS,
+    body25_to_shelf15,
+    read_detections,
+    read_skeleton_file,
+    skel19_to_shelf15,
+)
+
+ACTORS = (0, 1, 2)  # "Actor 1..3" of the Shelf protocol
+GATE_M = 0.3
+
+
+@dataclass
+class ShelfData:
+    rig: Rig
+    gt: object  # ShelfSkeletons
+    skel: object  # ShelfSkeletons (4D Association output)
+    detections: list[list[list[np.ndarray]]]  # [V][F][25] -> [c, 3]
+    oracle: dict = field(default_factory=dict)  # actor -> (Keypoints2D, gt15), cached
+
+
+def load_shelf(data_dir: Path) -> ShelfData:
+    from ..calibration import read_calibration
+
+    root = Path(data_dir) / "shelf_4dassoc"
+    rig = read_calibration(root / "calibration.json", fmt="shelf")
+    det = [read_detections(root / "detection" / f"{c.name}.txt", c.size) for c in rig]
+    return ShelfData(rig, read_skeleton_file(root / "gt.txt"),
+                     read_skeleton_file(root / "skel.txt"), det)
+
+
+def _reference_points(X: np.ndarray) -> np.ndarray:
+    """[15, 3] Shelf ground truth -> [25, 3] BODY_25 reference points for the oracle."""
+    ref = np.full((25, 3), np.nan)
+    for b, s in zip((11, 10, 9, 12, 13, 14, 4, 3, 2, 5, 6, 7), range(12)):
+        ref[b] = X[s]
+    ref[1] = 0.5 * (X[8] + X[9])
+    ref[8] = X[14]
+    head = 0.5 * (X[12] + X[13])
+    ref[[0, 15, 16, 17, 18]] = head
+    ref[[19, 20, 21]] = X[5]  # left foot points -> left ankle
+    ref[[22, 23, 24]] = X[0]
+    return ref
+
+
+def oracle_keypoints(data: ShelfData, actor: int) -> tuple[Keypoints2D, np.ndarray]:
+    """Oracle-associated BODY_25 detections of ``actor`` over all frames
+    ([F, V, 25, 3], zero where absent) and its ground truth [F, 15, 3] (NaN where absent).
+    Cached on ``data``."""
+    if actor in data.oracle:
+        return data.oracle[actor]
+    gt, _ = data.gt.track(actor)
+    F, V = data.gt.n_frames, len(data.rig)
+    kp = np.zeros((F, V, 25, 3))
+    for f in range(F):
+        if not np.isfinite(gt[f]).any():
+            continue
+        ref = _reference_points(gt[f])
+        for v, cam in enumerate(data.rig):
+            uv = cam.project(ref)
+            m_per_px = cam.depth(ref) / cam.fx
+            for j in range(25):
+                cand = data.detections[v][f][j]
+                if not len(cand) or not np.isfinite(uv[j]).all():
+                    continue
+                d = np.linalg.norm(cand[:, :2] - uv[j], axis=1)
+                i = int(np.argmin(d))
+                if d[i] * m_per_px[j] <= GATE_M:
+                    kp[f, v, j] = cand[i]
+                    kp[f, v, j, 2] = min(cand[i, 2], 1.0)  # a few OpenPose scores exceed 1
+    keypoints = Keypoints2D(kp, data.rig.names, "body_25", source=f"shelf actor {actor + 1}",
+                            meta={"association": "oracle"})
+    data.oracle[actor] = (keypoints, gt)
+    return keypoints, gt
+
+
+def score(pred15: np.ndarray, gt15: np.ndarray) -> dict[str, float]:
+    """PCP (per limb + average) and MPJPE (mm, 12 limb joints) on frames with ground truth."""
+    present = np.isfinite(gt15).any((1, 2))
+    out = pcp(pred15[present], gt15[present], SHELF_LIMBS)
+    out["mpjpe_mm"] = mpjpe(pred15[present][:, :12], gt15[present][:, :12])
+    out["frames"] = int(present.sum())
+    return out
+
+
+def score_4dassoc(data: ShelfData) -> dict[int, dict[str, float]]:
+    """Per actor scores of the 4D-Association SKEL19 output (Hungarian-matched per frame)."""
+    from scipy.optimize import linear_sum_assignment
+
+    F = data.gt.n_frames
+    preds = {a: np.full((F, 15, 3), np.nan) for a in ACTORS}
+    for f in range(F):
+        gts = data.gt.people[f]
+        ours = {pid: skel19_to_shelf15(X) for pid, X in data.skel.people[f].items()}
+        if not gts or not ours:
+            continue
+        gid, oid = list(gts), list(ours)
+        cost = np.array([[np.nansum(np.linalg.norm(ours[o] - gts[g], axis=-1)) for g in gid]
+                         for o in oid])
+        for r, c in zip(*linear_sum_assignment(cost)):
+            if gid[c] in preds:
+                preds[gid[c]][f] = ours[oid[r]]
+    return {a: score(preds[a], data.gt.track(a)[0]) for a in ACTORS}
+
+
+def evaluate_method(data: ShelfData, method: Callable[[Keypoints2D, Rig], np.ndarray]
+                    ) -> dict[int, dict[str, float]]:
+    """Per actor scores of a single-person method ``method(keypoints, rig) -> [F, 25, 3]``."""
+    out = {}
+    for a in ACTORS:
+        kp, gt15 = oracle_keypoints(data, a)
+        X = method(kp, data.rig)
+        out[a] = score(body25_to_shelf15(X), gt15)
+    return out

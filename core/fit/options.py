@@ -1,0 +1,135 @@
+"""Options of the SkelSplat fitter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from ..errors import FitError
+
+MODES = ("fast", "reference")
+DEVICES = ("auto", "cpu", "cuda")
+RENDERERS = ("auto", "window", "exact", "full", "gsplat")
+SMOOTHERS = ("off", "butterworth")
+INITS = ("consensus", "robust")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How to fit a take. ``None`` fields take the value of the mode (see :meth:`resolved`).
+
+    Modes:
+        ``"reference"``: the authors' settings: every frame on its own at full image
+        resolution, ``renders_per_frame`` = 500 renders (125 Adam steps with 4 views, the
+        gradient averaged over the views before each step), their learning rates, no
+        early stopping, no bone-length term.
+        ``"fast"``: sparse windows around the detections, all frames of a chunk optimised
+        together, warm start of the Gaussian shapes from the previous chunk, fewer steps
+        with early stopping, and the whole-take bone-length term.
+
+    Attributes (units: mm for lengths inside the optimiser, px for images):
+        sigma_mm: initial isotropic sigma of every joint Gaussian (20 mm).
+        heavy_occlusion: use 42.5 mm for wrists, elbows and ankles (authors' setting for
+            heavily occluded views).
+        lr_mean_factor: mean learning rate = factor x rig size (median baseline) in mm;
+            the authors use 5e-4 (5e-3 on wide rigs). Decays log-linearly to
+            ``lr_final_fraction`` of itself over the steps.
+        lr_scale / lr_rotation: Adam learning rates of the log-scales and quaternions.
+        symmetry_weight: lambda of the forearm/shin symmetry term (mm units).
+        bone_length_weight: weight of the bone-length term sum_bones rho(|a - b| - L_b)
+            (mm), L_b = median bone length of the initial guess over the whole take, rho the
+            Cauchy loss c^2 log(1 + r^2 / c^2) with c = ``bone_length_scale_mm`` (quadratic
+            for small r, bounded pull from a joint that is far off).
+        use_confidence: weight each heatmap channel by the detection confidence.
+        drop_outlier_views: give no weight to views the robust triangulation excluded.
+        occlusion_targets: dim each target heatmap by the rendered transmittance of the
+            joints in front (fast default; the authors' loss, used in reference mode, pushes
+            partly hidden joints away from their occluders by a few mm).
+        tolerance_mm: a frame stops once its largest mean update is below this (fast).
+        chunk_frames: frames optimised together (memory stays flat with take length).
+        points_per_sigma / window_sigmas / max_window: fast windows (see
+            ``core.render.lattice_windows``).
+        init: ``"consensus"`` (RANSAC over view pairs) or ``"robust"`` (Pose2Sim's greedy
+            camera exclusion) initial triangulation (``core.triangulation``).
+        threshold_px / min_views / min_confidence / bridge_max_gap: its reprojection
+            threshold, views, confidence floor, and the longest gap bridged (frames).
+    """
+
+    mode: str = "fast"
+    device: str = "auto"
+    renderer: str = "auto"
+    smooth: str = "off"
+    smooth_cutoff_hz: float = 6.0
+    sigma_mm: float = 20.0
+    heavy_occlusion: bool = False
+    lr_mean_factor: float = 5e-4
+    lr_final_fraction: float | None = None
+    lr_scale: float = 5e-3
+    lr_rotation: float = 1e-3
+    adam_eps: float = 1e-15
+    symmetry_weight: float = 1e-5
+    bone_length_weight: float | None = None
+    bone_length_scale_mm: float = 15.0
+    use_confidence: bool = True
+    drop_outlier_views: bool = True
+    occlusion_targets: bool | None = None
+    renders_per_frame: int | None = None
+    iterations: int | None = None
+    min_iterations: int | None = None
+    tolerance_mm: float | None = None
+    chunk_frames: int | None = None
+    points_per_sigma: float = 1.0
+    window_sigmas: float = 3.0
+    max_window: int = 15
+    init: str = "robust"
+    threshold_px: float = 15.0
+    min_views: int = 2
+    min_confidence: float = 0.0
+    bridge_max_gap: int = 5
+    dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("mode", MODES), ("device", DEVICES), ("renderer", RENDERERS),
+                              ("smooth", SMOOTHERS), ("init", INITS)):
+            if getattr(self, name) not in allowed:
+                raise FitError(f"fit option {name}={getattr(self, name)!r}; expected one of "
+                               f"{allowed}")
+        if self.sigma_mm <= 0 or self.smooth_cutoff_hz <= 0:
+            raise FitError("fit options: sigma_mm and smooth_cutoff_hz must be positive")
+        if self.min_views < 2:
+            raise FitError(f"fit options: min_views must be >= 2, got {self.min_views}")
+        for name in ("iterations", "chunk_frames", "renders_per_frame"):
+            val = getattr(self, name)
+            if val is not None and val < 1:
+                raise FitError(f"fit options: {name} must be >= 1, got {val}")
+
+    def resolved(self, n_views: int, cuda: bool) -> FitOptions:
+        """A copy with every ``None`` / ``"auto"`` replaced by the mode's value."""
+        ref = self.mode == "reference"
+        renders = self.renders_per_frame or 500
+        steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 40)
+        renderer = self.renderer
+        if renderer == "auto":
+            renderer = ("gsplat" if cuda else "full") if ref else "window"
+        return replace(
+            self,
+            device="cuda" if (self.device == "auto" and cuda) else
+            ("cpu" if self.device == "auto" else self.device),
+            renderer=renderer,
+            iterations=steps,
+            renders_per_frame=renders,
+            min_iterations=self.min_iterations if self.min_iterations is not None
+            else (steps if ref else 10),
+            lr_final_fraction=self.lr_final_fraction if self.lr_final_fraction is not None
+            else (0.01 if ref else 0.1),
+            bone_length_weight=self.bone_length_weight if self.bone_length_weight is not None
+            else (0.0 if ref else 1e-5),
+            tolerance_mm=self.tolerance_mm if self.tolerance_mm is not None
+            else (0.0 if ref else 0.1),
+            chunk_frames=self.chunk_frames or (1 if ref else 256),
+            occlusion_targets=self.occlusion_targets if self.occlusion_targets is not None
+            else not ref,
+            dtype=self.dtype or ("float64" if ref else "float32"),
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,192 @@
+"""Fit a whole take: checks, robust initial guess, chunked Gaussian fitting, outputs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..camera import Rig
+from ..errors import Cancelled, FitError
+from ..keypoints2d import Keypoints2D
+from ..triangulation import (
+    bridge_gaps,
+    triangulate_consensus,
+    triangulate_robust,
+    undistort_keypoints,
+)
+from .optimise import fit_frames
+from .options import FitOptions
+from .result import FitResult
+
+Progress = Callable[[float, str], None]
+
+#: Share of the progress bar given to the initial triangulation.
+_INIT_SHARE = 0.05
+#: Frames per triangulation block (progress and cancel checks between blocks).
+_TRI_BLOCK = 500
+
+
+def _check_inputs(keypoints: Keypoints2D, rig: Rig) -> Keypoints2D:
+    if not isinstance(keypoints, Keypoints2D):
+        raise FitError(f"keypoints must be a Keypoints2D, got {type(keypoints).__name__}")
+    if not isinstance(rig, Rig):
+        raise FitError(f"rig must be a Rig, got {type(rig).__name__}")
+    if len(rig) < 2:
+        raise FitError(f"{rig.source or 'calibration'}: {len(rig)} camera(s); fitting 3D "
+                       "joints needs at least 2 calibrated cameras")
+    missing = [n for n in rig.names if n not in keypoints.camera_names]
+    if missing:
+        raise FitError(
+            f"the calibration has {len(rig)} cameras {rig.names} but the keypoints "
+            f"({keypoints.source or 'keypoints'}) have {len(keypoints.camera_names)} "
+            f"{keypoints.camera_names}: no keypoints for {missing}")
+    kp = keypoints.aligned_to(rig)
+    if kp.data.shape[0] == 0:
+        raise FitError(f"{keypoints.source or 'keypoints'}: no frames to fit")
+    return kp
+
+
+def _device(options: FitOptions) -> bool:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if options.device == "cuda" and not cuda:
+        raise FitError("device 'cuda' requested but no CUDA GPU is available; "
+                       "use --device auto or cpu")
+    return cuda
+
+
+def fit_take(
+    keypoints: Keypoints2D,
+    rig: Rig,
+    options: FitOptions | None = None,
+    progress: Progress | None = None,
+    cancel: object | None = None,
+) -> FitResult:
+    """Fit the Gaussian skeleton to every frame of a take.
+
+    Steps: align keypoint views to the rig by camera name; undistort the detections once
+    (the fit works in each camera's ideal pinhole image); robust confidence-weighted
+    triangulation with camera exclusion; bridge short gaps; whole-take bone lengths
+    (median of the initial guess); fit chunk by chunk (``options.chunk_frames``), each chunk
+    warm-starting the Gaussian shapes from the previous one; optional zero-phase smoothing.
+
+    Joints without an initial guess (fewer than 2 usable views and no bridge) are NaN with
+    ``valid`` False. ``progress(fraction, message)`` is called after every optimiser step
+    and triangulation block; ``cancel.is_set()`` is checked as often and raises
+    :class:`~skelsplat.core.errors.Cancelled` (no partial result is returned).
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    options = options or FitOptions()
+    kp = _check_inputs(keypoints, rig)
+    opts = options.resolved(len(rig), _device(options))
+    js = kp.joints
+    F, V, J = kp.shape
+    report = progress or (lambda f, m: None)
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("fit cancelled")
+
+    # -------------------------------------------------------------- initial guess
+    t0 = time.perf_counter()
+    data = np.moveaxis(kp.data, 1, 2)  # [F, J, V, 3]
+    und = np.empty_like(data)
+    X0 = np.full((F, J, 3), np.nan)
+    used = np.zeros((F, J, V), dtype=bool)
+    for s in range(0, F, _TRI_BLOCK):
+        check_cancel()
+        e = min(F, s + _TRI_BLOCK)
+        und[s:e] = undistort_keypoints(rig, data[s:e])
+        triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
+        X0[s:e], used[s:e], _ = triangulate(
+            rig, und[s:e], opts.threshold_px, opts.min_views, opts.min_confidence,
+            undistorted=True)
+        report(_INIT_SHARE * e / F, f"triangulating frames {e}/{F}")
+    valid0 = np.isfinite(X0).all(-1)
+    init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
+    timings["triangulation"] = time.perf_counter() - t0
+
+    conf = np.where(np.isfinite(und[..., :2]).all(-1), und[..., 2], 0.0)  # [F, J, V]
+    detected = conf > opts.min_confidence
+    keep = used | (bridged[..., None] & detected) if opts.drop_outlier_views else detected
+    weight = np.where(keep, conf, 0.0)
+    fit_kp = np.concatenate([np.nan_to_num(und[..., :2]), weight[..., None]], -1)
+    fit_kp = np.ascontiguousarray(np.moveaxis(fit_kp, 2, 1))  # [F, V, J, 3]
+
+    bone_mm = None
+    if opts.bone_length_weight and len(js.bones):
+        bi = js.bone_indices
+        lengths = np.linalg.norm(X0[:, bi[:, 0]] - X0[:, bi[:, 1]], axis=-1)  # [F, Bn]
+        enough = np.isfinite(lengths).sum(0) >= 3
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(np.where(enough, lengths, 0.0), axis=0) * 1000.0
+        bone_mm = np.where(enough, med, np.nan)
+
+    # -------------------------------------------------------------- Gaussian fit
+    t0 = time.perf_counter()
+    w2c = np.stack([c.world_to_cam for c in rig.cameras])
+    lr_mm = opts.lr_mean_factor * rig.scale * 1000.0
+    means = np.full((F, J, 3), np.nan)
+    covs = np.full((F, J, 3, 3), np.nan)
+    iters = np.zeros(F, dtype=int)
+    losses = np.full(F, np.nan)
+    chunk = int(opts.chunk_frames)
+    warm = None
+    last_report = [time.perf_counter()]
+    for s in range(0, F, chunk):
+        e = min(F, s + chunk)
+
+        def on_step(done: int, total: int, s: int = s, e: int = e) -> None:
+            frac = _INIT_SHARE + (1 - _INIT_SHARE) * (s + (e - s) * done / total) / F
+            report(frac, f"fitting frames {s + 1}-{e} of {F} (step {done}/{total})")
+            last_report[0] = time.perf_counter()
+
+        check_cancel()
+        ff = fit_frames(fit_kp[s:e], rig.K, w2c, init[s:e], rig.sizes, opts, lr_mm, js, bone_mm,
+                        warm, on_step, cancel)
+        means[s:e], covs[s:e], iters[s:e], losses[s:e] = ff.means, ff.covariances, \
+            ff.iterations, ff.loss
+        if opts.mode == "fast":
+            last_ok = np.isfinite(ff.means[-1]).all(-1)
+            if last_ok.any():
+                ls = np.where(last_ok[:, None], ff.log_scales[-1], np.log(opts.sigma_mm))
+                qs = np.where(last_ok[:, None], ff.quats[-1], [1.0, 0.0, 0.0, 0.0])
+                warm = (ls, qs)
+    timings["gaussian_fit"] = time.perf_counter() - t0
+
+    # -------------------------------------------------------------- outputs
+    t0 = time.perf_counter()
+    valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
+    means[~valid] = np.nan
+    covs[~valid] = np.nan
+    proj = np.moveaxis(rig.project(means), 2, 1)  # [F, V, J, 2] distorted px
+    has_det = kp.data[..., 2] > 0
+    err = np.linalg.norm(proj - kp.data[..., :2], axis=-1)
+    err = np.where(has_det & np.isfinite(err), err, np.nan)
+    raw = means.copy()
+    if opts.smooth == "butterworth":
+        if not kp.fps:
+            raise FitError("smoothing needs the take's frame rate; pass fps (CLI: --fps)")
+        from ..smoothing import butterworth_smooth
+
+        means = butterworth_smooth(means, valid, kp.fps, opts.smooth_cutoff_hz)
+    timings["outputs"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    diagnostics = {
+        "mode": opts.mode, "renderer": opts.renderer, "device": opts.device,
+        "smooth": opts.smooth, "frames": F, "views": V, "joints": J,
+        "iterations_mean": float(iters.mean()), "iterations_max": int(iters.max(initial=0)),
+        "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
+        np.isfinite(losses).any() else float("nan"), "final_loss": losses,
+        "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
+        "fit_valid": int(valid.sum()), "timings_s": timings,
+        "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
+    }
+    report(1.0, f"fitted {F} frames")
+    return FitResult(means, covs, valid, err, init, diagnostics, js.name, list(rig.names),
+                     kp.fps, kp.frame_numbers.copy(), raw,
+                     {"keypoints_source": kp.source, "calibration_source": rig.source})

@@ -1,0 +1,510 @@
+"""The main job, stage by stage: calibration -> footage -> detect -> fit -> Blender -> export
+-> report. bpy-free: the Blender stage is a callable handed in by the caller (the CLI passes
+one that drives ``addon.pipeline`` in headless Blender).
+
+Inputs (:class:`RunOptions`, resolved once by :func:`resolve_inputs`):
+
+- nothing: the bundled demo take (``demo/``, take name ``demo``);
+- ``take_dir``: a folder with ``calibration/`` (one calibration file) and ``videos/``
+  (also accepted: both directly inside the folder);
+- ``videos`` + ``calibration``: footage is read and 2D keypoints detected (cached beside the
+  videos, so a re-run never re-detects);
+- ``keypoints`` + ``calibration``: detection is skipped; without videos the footage stage is
+  skipped too (overlays are drawn on a grey canvas and the Blender cameras have no clip).
+
+Outputs in ``out_dir`` (default ``skelsplat_out/<take>``): ``take.blend``, ``take.fbx``,
+``take.bvh`` (Blender stage), ``joints.npz``, ``joints.trc`` (export), ``report.html`` and its
+PNGs (report). Existing outputs are never replaced unless ``overwrite`` is set; the check
+happens before any work starts.
+
+Stage timings are wall-clock seconds per stage; the summary (terminal) and report.html show
+the same :class:`~skelsplat.core.report.RunSummary`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .camera import Rig
+from .errors import Cancelled, ExportError, SkelsplatError
+from .keypoints2d import Keypoints2D
+from .motion import Motion3D
+
+#: Stage names in run order (keys of the timing table).
+STAGES = ("calibration", "footage", "detect", "fit", "blender", "export", "report")
+#: Files of the Blender stage and of the export stage.
+BLENDER_FILES = ("take.blend", "take.fbx", "take.bvh")
+EXPORT_FILES = ("joints.npz", "joints.trc")
+
+ProgressFn = Callable[[float, str], None]
+
+
+class Reporter(Protocol):
+    """Receives stage events (the CLI shows one progress bar per stage)."""
+
+    def stage_started(self, stage: str, label: str) -> None: ...
+    def progress(self, stage: str, fraction: float, message: str) -> None: ...
+    def stage_finished(self, stage: str, seconds: float, skipped: bool) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+class SilentReporter:
+    """A :class:`Reporter` that collects warnings and shows nothing."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def stage_started(self, stage: str, label: str) -> None:
+        pass
+
+    def progress(self, stage: str, fraction: float, message: str) -> None:
+        pass
+
+    def stage_finished(self, stage: str, seconds: float, skipped: bool) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+@dataclass
+class RunOptions:
+    """Everything ``skelsplat run`` accepts (one settings object, built once, passed down).
+
+    Attributes:
+        videos: video files or one folder of videos (matched to cameras by name).
+        calibration: calibration file (any format of ``read_calibration``).
+        take_dir: take folder with ``calibration/`` and ``videos/``.
+        keypoints: precomputed 2D keypoints (any format of ``read_keypoints``).
+        out_dir: output folder; default ``skelsplat_out/<take>``.
+        take_name: name of the take (default: from the folder / file names).
+        overwrite: replace existing outputs.
+        device, mode, smooth, smooth_cutoff_hz: fitter settings (``FitOptions``).
+        backend, model: 2D detector (``mediapipe`` or ``onnx`` with a model file).
+        offsets: camera -> frame offset (take frame t = video frame t + offset).
+        use_cache: reuse cached detections.
+        blender: run the Blender stage (armature, ellipsoids, FBX, BVH, .blend).
+        report_frames: footage frames per camera in the report's overlays.
+    """
+
+    videos: Sequence[str | Path] | None = None
+    calibration: str | Path | None = None
+    take_dir: str | Path | None = None
+    keypoints: str | Path | None = None
+    out_dir: str | Path | None = None
+    take_name: str | None = None
+    overwrite: bool = False
+    device: str = "auto"
+    mode: str = "fast"
+    smooth: str = "off"
+    smooth_cutoff_hz: float = 6.0
+    backend: str = "mediapipe"
+    model: str | Path | None = None
+    offsets: dict[str, int] | None = None
+    use_cache: bool = True
+    blender: bool = True
+    report_frames: int = 3
+
+
+@dataclass
+class ResolvedInputs:
+    """Where the take's files are, after applying the defaults."""
+
+    take_name: str
+    calibration: Path
+    videos: list[Path] | None
+    keypoints: Path | None
+    out_dir: Path
+
+
+@dataclass
+class BlenderJob:
+    """What the Blender stage gets.
+
+    Attributes:
+        rig: cameras (image sizes reconciled to the footage).
+        motion: canonical fitted motion.
+        take_name: name of the take (collection / action names).
+        videos: camera -> video path, or None without footage.
+        offsets: camera -> frame offset (take frame t is video frame t + offset).
+        fps: frame rate of the take.
+        blend, fbx, bvh: output paths.
+        overwrite: replace existing files.
+    """
+
+    rig: Rig
+    motion: Motion3D
+    take_name: str
+    videos: dict[str, Path] | None
+    offsets: dict[str, int]
+    fps: float
+    blend: Path
+    fbx: Path
+    bvh: Path
+    overwrite: bool = False
+
+
+#: The Blender stage: (job, progress) -> files written.
+BlenderStage = Callable[[BlenderJob, ProgressFn], list[Path]]
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        inputs: the resolved inputs.
+        rig: the calibration used (reconciled to the footage).
+        keypoints: 2D keypoints aligned to ``rig`` [F, V, J, 3].
+        fit: the fitter's result (``FitResult``).
+        motion: canonical motion written to joints.npz / joints.trc.
+        summary: headline numbers (``RunSummary``), as printed and in report.html.
+        files: every file written.
+        timings_s: stage -> seconds (skipped stages absent).
+        warnings: non-fatal problems, in the order found.
+    """
+
+    inputs: ResolvedInputs
+    rig: Rig
+    keypoints: Keypoints2D
+    fit: Any
+    motion: Motion3D
+    summary: Any
+    files: list[Path] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- inputs
+def _find_calibration(folder: Path) -> Path:
+    from .calibration import detect_calibration_format
+
+    candidates = []
+    for d in (folder / "calibration", folder):
+        if d.is_dir():
+            candidates += sorted(p for p in d.iterdir() if p.is_file())
+    found = []
+    for p in candidates:
+        try:
+            detect_calibration_format(p)
+        except SkelsplatError:
+            continue
+        found.append(p)
+    if not found:
+        raise SkelsplatError(f"take folder {str(folder)!r}: no calibration file found in "
+                             f"{str(folder / 'calibration')!r} or the folder itself")
+    # A folder holding several versions of one calibration: the first by name wins.
+    return found[0]
+
+
+def _find_videos(folder: Path) -> list[Path]:
+    from .video import list_videos
+
+    for d in (folder / "videos", folder):
+        if d.is_dir():
+            vids = list_videos(d)
+            if vids:
+                return vids
+    raise SkelsplatError(f"take folder {str(folder)!r}: no videos in "
+                         f"{str(folder / 'videos')!r} or the folder itself")
+
+
+def resolve_inputs(options: RunOptions) -> ResolvedInputs:
+    """Apply the input rules of the module docstring; raise SkelsplatError on bad combos."""
+    take_dir = Path(options.take_dir) if options.take_dir else None
+    if take_dir is None and not options.videos and not options.calibration \
+            and not options.keypoints:
+        from .take import demo_take_dir
+
+        take_dir = demo_take_dir()
+        if not take_dir.is_dir():
+            raise SkelsplatError(f"the bundled demo take is missing ({take_dir}); pass "
+                                 "--take DIR or --calibration with --videos/--keypoints")
+    name = options.take_name
+    calibration = Path(options.calibration) if options.calibration else None
+    videos = [Path(v) for v in options.videos] if options.videos else None
+    keypoints = Path(options.keypoints) if options.keypoints else None
+    if take_dir is not None:
+        if not take_dir.is_dir():
+            raise SkelsplatError(f"take folder {str(take_dir)!r} does not exist")
+        calibration = calibration or _find_calibration(take_dir)
+        if videos is None and keypoints is None:
+            videos = _find_videos(take_dir)
+        name = name or take_dir.resolve().name
+    if calibration is None:
+        raise SkelsplatError("no calibration: pass --calibration FILE (or --take DIR)")
+    if videos is None and keypoints is None:
+        raise SkelsplatError("nothing to fit: pass --videos (footage) and/or --keypoints "
+                             "(precomputed 2D keypoints)")
+    for p in [calibration, *(videos or []), *([keypoints] if keypoints else [])]:
+        if not p.exists():
+            raise SkelsplatError(f"{str(p)!r} does not exist")
+    if videos is not None and len(videos) == 1 and videos[0].is_dir():
+        from .video import list_videos
+
+        folder = videos[0]
+        videos = list_videos(folder)
+        if not videos:
+            raise SkelsplatError(f"no video files in folder {str(folder)!r}")
+    if not name:
+        if videos:
+            name = videos[0].resolve().parent.name
+        else:
+            name = keypoints.stem if keypoints.is_file() else keypoints.resolve().name
+    out_dir = Path(options.out_dir) if options.out_dir else Path("skelsplat_out") / name
+    return ResolvedInputs(name, calibration, videos, keypoints, out_dir)
+
+
+def planned_outputs(out_dir: Path, camera_names: Sequence[str], blender: bool) -> list[Path]:
+    """Every file a run writes into ``out_dir`` (checked for clobbering up front)."""
+    from .report import REPORT_NAME, figure_names
+
+    names = [*(BLENDER_FILES if blender else ()), *EXPORT_FILES, REPORT_NAME,
+             *figure_names(list(camera_names))]
+    return [out_dir / n for n in names]
+
+
+def check_outputs(paths: Sequence[Path], overwrite: bool) -> None:
+    """Raise ExportError listing the outputs that exist, unless ``overwrite``."""
+    if overwrite:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        shown = ", ".join(p.name for p in existing[:6]) + (" ..." if len(existing) > 6 else "")
+        raise ExportError(f"{existing[0].parent}: {len(existing)} output file(s) exist "
+                          f"({shown}); pass --overwrite to replace them or choose --out")
+
+
+# --------------------------------------------------------------------------- stages
+class _Stages:
+    """Times stages and forwards their progress to the reporter."""
+
+    def __init__(self, reporter: Reporter, cancel: Any | None) -> None:
+        self.reporter = reporter
+        self.cancel = cancel
+        self.timings: dict[str, float] = {}
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("run cancelled")
+
+    @contextmanager
+    def stage(self, name: str, label: str) -> Iterator[ProgressFn]:
+        self.check_cancel()
+        self.reporter.stage_started(name, label)
+        start = time.perf_counter()
+
+        def progress(fraction: float, message: str = "") -> None:
+            self.reporter.progress(name, float(fraction), message)
+
+        try:
+            yield progress
+        finally:
+            seconds = time.perf_counter() - start
+            self.timings[name] = seconds
+            self.reporter.stage_finished(name, seconds, skipped=False)
+
+    def skip(self, name: str) -> None:
+        self.reporter.stage_finished(name, 0.0, skipped=True)
+
+
+def _fit_joint_set_joints(fit: Any, keypoints: Keypoints2D) -> np.ndarray:
+    """[F, J, 3] fitted joints in the keypoints' joint set (for reprojection errors)."""
+    joints = np.asarray(fit.joints3d, dtype=float)
+    valid = np.asarray(fit.valid, dtype=bool)
+    F, _, J = keypoints.shape
+    if joints.shape != (F, J, 3):
+        raise SkelsplatError(f"fit returned joints {joints.shape}, expected {(F, J, 3)}")
+    return np.where(valid[..., None], joints, np.nan)
+
+
+def run_pipeline(
+    options: RunOptions,
+    blender_stage: BlenderStage | None = None,
+    reporter: Reporter | None = None,
+    cancel: Any | None = None,
+) -> RunResult:
+    """Run every stage (see the module docstring) and return what was produced.
+
+    Args:
+        options: the run settings.
+        blender_stage: callable for the Blender stage; None (or ``options.blender`` False)
+            skips it, and take.blend / take.fbx / take.bvh are not written.
+        reporter: stage events (default: silent).
+        cancel: object with ``is_set()``; checked between stages and passed to detect/fit.
+
+    Raises:
+        SkelsplatError (or a subclass) for user mistakes, Cancelled when cancelled.
+    """
+    from .calibration import read_calibration
+    from .export3d import write_motion
+    from .fit import FitOptions, fit_take
+    from .report import make_figures, summarize, write_report
+    from .report.summary import relative_files
+
+    reporter = reporter or SilentReporter()
+    stages = _Stages(reporter, cancel)
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        reporter.warn(msg)
+
+    inputs = resolve_inputs(options)
+    use_blender = options.blender and blender_stage is not None
+
+    with stages.stage("calibration", "reading calibration") as progress:
+        rig = read_calibration(inputs.calibration)
+        progress(1.0, f"{len(rig)} cameras")
+    out_dir = inputs.out_dir
+    check_outputs(planned_outputs(out_dir, rig.names, use_blender), options.overwrite)
+
+    take = None
+    if inputs.videos:
+        from .take import read_take
+
+        with stages.stage("footage", "reading footage") as progress:
+            take = read_take(inputs.videos, rig, offsets=options.offsets)
+            rig = take.rig
+            for w in take.warnings:
+                warn(w)
+            progress(1.0, f"{len(take.videos)} videos, {take.n_frames} frames at "
+                          f"{take.fps:g} fps")
+    else:
+        stages.skip("footage")
+
+    if inputs.keypoints is not None:
+        stages.skip("detect")
+        from .keypoints import read_keypoints
+
+        keypoints = read_keypoints(inputs.keypoints, rig=rig, offsets=options.offsets)
+    else:
+        from .detect import detect_take
+
+        with stages.stage("detect", "detecting 2D keypoints") as progress:
+            det_options = {"model": str(options.model)} if options.model else {}
+            keypoints = detect_take(take, backend=options.backend, options=det_options,
+                                    use_cache=options.use_cache, progress=progress,
+                                    cancel=cancel)
+            for w in keypoints.meta.get("warnings", []):
+                if w not in take.warnings:
+                    warn(str(w))
+    keypoints = keypoints.aligned_to(rig)
+    if take is not None:
+        keypoints = _restrict_to_take(keypoints, take.frame_numbers, warn)
+    fps = keypoints.fps or (take.fps if take is not None else None)
+    if not fps:
+        fps = 30.0
+        warn("the keypoints carry no frame rate; assuming 30 fps")
+    if keypoints.fps is None:
+        keypoints = Keypoints2D(keypoints.data, keypoints.camera_names, keypoints.joint_set,
+                                keypoints.frame_numbers, fps, keypoints.source,
+                                dict(keypoints.meta))
+
+    with stages.stage("fit", "fitting the Gaussian skeleton") as progress:
+        fit_options = FitOptions(mode=options.mode, device=options.device, smooth=options.smooth,
+                                 smooth_cutoff_hz=options.smooth_cutoff_hz)
+        fit = fit_take(keypoints, rig, fit_options, progress=progress, cancel=cancel)
+        motion = fit.to_motion(canonical=True)
+        if motion.fps is None:
+            motion.fps = fps
+        if motion.n_frames == keypoints.shape[0]:
+            motion.frame_numbers = keypoints.frame_numbers.copy()
+    joints_kp = _fit_joint_set_joints(fit, keypoints)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    if use_blender:
+        with stages.stage("blender", "baking in headless Blender") as progress:
+            videos = ({v.camera: v.path for v in take.videos} if take is not None else None)
+            offsets = ({v.camera: v.offset for v in take.videos} if take is not None
+                       else {c: 0 for c in rig.names})
+            job = BlenderJob(rig, motion, inputs.take_name, videos, offsets, float(fps),
+                             out_dir / BLENDER_FILES[0], out_dir / BLENDER_FILES[1],
+                             out_dir / BLENDER_FILES[2], options.overwrite)
+            files += blender_stage(job, progress)
+    else:
+        stages.skip("blender")
+
+    with stages.stage("export", "writing joints") as progress:
+        for i, name in enumerate(EXPORT_FILES):
+            files.append(write_motion(motion, out_dir / name, overwrite=options.overwrite))
+            progress((i + 1) / len(EXPORT_FILES), name)
+
+    from .report import REPORT_NAME, figure_names
+
+    report_files = [out_dir / n for n in (REPORT_NAME, *figure_names(rig.names))]
+    summary = summarize(inputs.take_name, rig, keypoints.data, joints_kp, motion,
+                        keypoints.joint_set)
+    with stages.stage("report", "drawing the report") as progress:
+        reader = _frame_reader(take) if take is not None else None
+        figures = make_figures(out_dir, summary, rig, keypoints, motion, reader,
+                               n_frames=options.report_frames, progress=progress)
+    summary.timings_s = dict(stages.timings)
+    summary.files = relative_files([*files, *report_files], out_dir)
+    details = _details(inputs, options, fit, keypoints.meta)
+    write_report(out_dir, summary, figures, details, warnings)
+    files += report_files
+    return RunResult(inputs, rig, keypoints, fit, motion, summary, files,
+                     dict(stages.timings), warnings)
+
+
+def _restrict_to_take(keypoints: Keypoints2D, frames: np.ndarray,
+                      warn: Callable[[str], None]) -> Keypoints2D:
+    """Keep only keypoint rows whose frame the footage covers."""
+    keep = np.isin(keypoints.frame_numbers, frames)
+    if keep.all():
+        return keypoints
+    if not keep.any():
+        raise SkelsplatError(f"{keypoints.source}: no keypoint frame lies in the footage's "
+                             f"frames {int(frames[0])}..{int(frames[-1])}")
+    warn(f"{int((~keep).sum())} keypoint frames lie outside the footage and are ignored")
+    rows = np.flatnonzero(keep)
+    return Keypoints2D(keypoints.data[rows], keypoints.camera_names, keypoints.joint_set,
+                       keypoints.frame_numbers[rows], keypoints.fps, keypoints.source,
+                       dict(keypoints.meta))
+
+
+def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
+    """Footage frame of a camera at a take frame (None when it cannot be decoded)."""
+    from .errors import VideoError
+    from .video import read_frame
+
+    def read(camera: str, frame: int) -> np.ndarray | None:
+        video = take.video(camera)
+        try:
+            return read_frame(video.path, int(frame) + video.offset, camera)
+        except VideoError:
+            return None
+
+    return read
+
+
+def _details(inputs: ResolvedInputs, options: RunOptions, fit: Any,
+             keypoints_meta: dict) -> dict[str, str]:
+    out = {
+        "calibration": str(inputs.calibration),
+        "footage": ", ".join(str(v) for v in inputs.videos) if inputs.videos else "none",
+        "keypoints": str(inputs.keypoints) if inputs.keypoints else
+        f"detected ({options.backend})",
+        "fit": f"mode {options.mode}, device {options.device}, smoothing {options.smooth}",
+    }
+    for st in keypoints_meta.get("detection", []):
+        if isinstance(st, dict) and "camera" in st:
+            src = "from cache" if st.get("cached") else f"{st.get('ms_per_frame', 0):.0f} ms/frame"
+            out[f"detection {st['camera']}"] = (
+                f"{st.get('frames_with_person')}/{st.get('frames')} frames with a person, "
+                f"mean confidence {st.get('mean_confidence', float('nan')):.2f}, {src}")
+    diag = getattr(fit, "diagnostics", None)
+    if isinstance(diag, dict):
+        for key in ("mode", "device", "renderer", "iterations_mean", "frames_per_second"):
+            if key in diag:
+                out[f"fit {key}"] = str(diag[key])
+    return out

@@ -1,0 +1,131 @@
+"""Assemble the run report: figures from the summary's arrays, then report.html.
+
+Two steps so the pipeline can time them separately: :func:`make_figures` (the slow part,
+timed as the ``report`` stage) and :func:`write_report` (timing figure + HTML, after the
+summary holds every stage's time).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..camera import Rig
+from ..keypoints2d import Keypoints2D
+from ..motion import Motion3D
+from ..skeletons import get_joint_set
+from .figures import (
+    OverlayPanel,
+    plot_bone_lengths,
+    plot_camera_overlays,
+    plot_reprojection_errors,
+    plot_timings,
+)
+from .html import FigureRef, render_html
+from .metrics import nanmean_or_nan, pick_report_frames
+from .summary import RunSummary, canonical_bones
+
+#: Reads one footage frame: (camera name, take frame number) -> [H, W, 3] uint8 RGB or None.
+FrameReader = Callable[[str, int], "np.ndarray | None"]
+
+REPORT_NAME = "report.html"
+TIMINGS_PNG = "timings.png"
+
+
+def figure_names(camera_names: list[str]) -> list[str]:
+    """File names of every PNG the report writes (beside report.html)."""
+    return ([f"overlay_{_safe(c)}.png" for c in camera_names]
+            + ["reprojection_error.png", "bone_lengths.png", TIMINGS_PNG])
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def _read_frames(reader: FrameReader | None, cameras: list[str],
+                 frames: list[int]) -> dict[tuple[str, int], np.ndarray | None]:
+    """Footage frames of every (camera, frame), decoded by a few threads (decoders release
+    the GIL, so cameras decode in parallel)."""
+    if reader is None or not frames:
+        return {}
+    keys = [(c, f) for c in cameras for f in frames]
+    workers = max(1, min(len(cameras), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        images = list(pool.map(lambda key: reader(*key), keys))
+    return dict(zip(keys, images))
+
+
+def make_figures(
+    out_dir: str | Path,
+    summary: RunSummary,
+    rig: Rig,
+    keypoints: Keypoints2D,  # aligned to ``rig``: data [F, V, J, 3]
+    motion: Motion3D,  # canonical fitted motion, F frames
+    frame_reader: FrameReader | None = None,
+    n_frames: int = 3,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[FigureRef]:
+    """Write the overlay, reprojection and bone-length PNGs; return their references."""
+    out_dir = Path(out_dir)
+    refs: list[FigureRef] = []
+    js = get_joint_set(keypoints.joint_set)
+    _, fit_bones = canonical_bones(motion.joint_names)
+    rows = pick_report_frames(motion.valid, n_frames)
+    n_steps = len(rig) + 2
+    images = _read_frames(frame_reader, rig.names,
+                          [int(motion.frame_numbers[r]) for r in rows])
+    for v, cam in enumerate(rig):
+        panels = []
+        for r in rows:
+            frame = int(motion.frame_numbers[r])
+            panels.append(OverlayPanel(frame, images.get((cam.name, frame)),
+                                       keypoints.data[r, v], cam.project(motion.joints3d[r])))
+        name = f"overlay_{_safe(cam.name)}.png"
+        plot_camera_overlays(out_dir / name, cam.name, cam.size, panels, js.bone_indices,
+                             fit_bones)
+        footage = "footage" if frame_reader is not None else "no footage (grey canvas)"
+        refs.append(FigureRef("Detections and reprojected fit", name,
+                              f"{cam.name}: {footage}; green = 2D detections ({js.name}), "
+                              "magenta = fitted canonical skeleton projected into the camera"))
+        if progress:
+            progress((v + 1) / n_steps, f"overlay {cam.name}")
+    err = summary.reprojection_error_px
+    if err is not None:
+        plot_reprojection_errors(out_dir / "reprojection_error.png",
+                                 nanmean_or_nan(err, axis=0), rig.names, list(js.joints))
+        refs.append(FigureRef("Reprojection error per joint and camera",
+                              "reprojection_error.png",
+                              "mean over frames of the distance between detection and "
+                              "reprojected fitted joint"))
+    if progress:
+        progress((len(rig) + 1) / n_steps, "reprojection errors")
+    if summary.bone_lengths_mm is not None and summary.bone_names:
+        plot_bone_lengths(out_dir / "bone_lengths.png", summary.bone_lengths_mm,
+                          motion.frame_numbers, summary.bone_names)
+        refs.append(FigureRef("Bone-length stability", "bone_lengths.png",
+                              "each bone's length minus its median over the take, and its "
+                              "standard deviation"))
+    if progress:
+        progress(1.0, "bone lengths")
+    return refs
+
+
+def write_report(
+    out_dir: str | Path,
+    summary: RunSummary,
+    figures: list[FigureRef],
+    details: dict[str, str] | None = None,
+    warnings: list[str] | None = None,
+) -> Path:
+    """Write the timing figure and report.html (after all stage timings are known)."""
+    out_dir = Path(out_dir)
+    plot_timings(out_dir / TIMINGS_PNG, summary.timings_s)
+    refs = [*figures, FigureRef("Time per stage", TIMINGS_PNG,
+                                "wall-clock seconds per pipeline stage")]
+    path = out_dir / REPORT_NAME
+    path.write_text(render_html(summary, refs, details, warnings or ()), encoding="utf-8")
+    return path

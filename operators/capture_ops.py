@@ -1,0 +1,60 @@
+"""Capture: calibrated cameras with footage, and 2D keypoint import."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import StringProperty
+
+from ..addon import session
+from ._common import run_action
+
+
+class SKELSPLAT_OT_import_capture(bpy.types.Operator):
+    """Create one Blender camera per calibrated camera, with its footage as background"""
+
+    bl_idname = "skelsplat.import_capture"
+    bl_label = "Import Capture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    calibration_path: StringProperty(name="Calibration", subtype="FILE_PATH",
+                                     description="Calibration file (any supported format)")
+    footage_path: StringProperty(name="Footage", subtype="DIR_PATH",
+                                 description="Folder with one video per camera (optional)")
+    take_name: StringProperty(name="Take", default="take", description="Name of the take")
+
+    def invoke(self, context, event):
+        props = context.scene.skelsplat
+        self.calibration_path = self.calibration_path or props.calibration_path
+        self.footage_path = self.footage_path or props.footage_path
+        self.take_name = props.take_name or self.take_name
+        return self.execute(context)
+
+    def execute(self, context):
+        kw = self.as_keywords()
+        return run_action(self, lambda: session.import_capture(context.scene, **kw),
+                          "SkelSplat: capture imported")
+
+
+class SKELSPLAT_OT_import_keypoints(bpy.types.Operator):
+    """Load 2D keypoints from a file or folder (OpenPose JSON, NPZ, ... any core format)"""
+
+    bl_idname = "skelsplat.import_keypoints"
+    bl_label = "Import Keypoints"
+    bl_options = {"REGISTER"}
+
+    keypoints_path: StringProperty(name="Keypoints", subtype="FILE_PATH")
+    fmt: StringProperty(name="Format", default="auto", description="Keypoint format or auto")
+    joint_set: StringProperty(name="Joint set", default="",
+                              description="Joint set name; empty guesses from the data")
+
+    def invoke(self, context, event):
+        self.keypoints_path = self.keypoints_path or context.scene.skelsplat.keypoints_path
+        return self.execute(context)
+
+    def execute(self, context):
+        kw = self.as_keywords()
+        return run_action(self, lambda: session.load_keypoints(context.scene, **kw),
+                          "SkelSplat: keypoints loaded")
+
+
+classes = (SKELSPLAT_OT_import_capture, SKELSPLAT_OT_import_keypoints)

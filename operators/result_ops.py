@@ -1,0 +1,75 @@
+"""Result: bake the fit onto the armature; export FBX / BVH."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+from ..addon import session
+from ._common import run_action
+
+
+class SKELSPLAT_OT_bake(bpy.types.Operator):
+    """Bake the last fit onto the canonical armature (a new action; earlier ones are kept)"""
+
+    bl_idname = "skelsplat.bake"
+    bl_label = "Bake"
+    bl_options = {"REGISTER", "UNDO"}
+
+    sigma: FloatProperty(name="Sigma", default=2.0, min=0.1, max=5.0,
+                         description="Ellipsoid size in standard deviations")
+    ellipsoids: BoolProperty(name="Ellipsoids", default=True)
+    raw_empties: BoolProperty(name="Raw joints", default=False)
+    run_name: StringProperty(name="Run", default="",
+                             description="Action suffix; empty numbers the runs")
+
+    @classmethod
+    def poll(cls, context):
+        return context.mode == "OBJECT"
+
+    def invoke(self, context, event):
+        props = context.scene.skelsplat
+        self.sigma, self.ellipsoids, self.raw_empties = (props.sigma, props.ellipsoids,
+                                                         props.raw_empties)
+        return self.execute(context)
+
+    def execute(self, context):
+        kw = self.as_keywords()
+        return run_action(self, lambda: session.bake(context.scene, **kw), "SkelSplat: baked")
+
+
+class SKELSPLAT_OT_export(bpy.types.Operator):
+    """Export the baked armature with Blender's FBX or BVH exporter (game-engine preset)"""
+
+    bl_idname = "skelsplat.export"
+    bl_label = "Export"
+    bl_options = {"REGISTER"}
+
+    format: EnumProperty(name="Format", items=[("FBX", "FBX", "Armature + baked animation"),
+                                               ("BVH", "BVH", "Motion capture hierarchy")])
+    filepath: StringProperty(name="File", subtype="FILE_PATH",
+                             description="Target file; empty: <export folder>/<take>.<ext>")
+    overwrite: BoolProperty(name="Overwrite", default=False,
+                            description="Replace an existing file")
+    add_leaf_bones: BoolProperty(name="Leaf bones", default=False)
+
+    @classmethod
+    def poll(cls, context):
+        return any(o.type == "ARMATURE" and o.get("skelsplat_role") == "armature"
+                   for o in context.scene.objects)
+
+    def invoke(self, context, event):
+        props = context.scene.skelsplat
+        self.overwrite, self.add_leaf_bones = props.overwrite, props.add_leaf_bones
+        return self.execute(context)
+
+    def execute(self, context):
+        kw = self.as_keywords()
+        paths = []
+        status = run_action(self, lambda: paths.append(session.export(context.scene, **kw)))
+        if paths:
+            self.report({"INFO"}, f"SkelSplat: wrote {paths[0]}")
+        return status
+
+
+classes = (SKELSPLAT_OT_bake, SKELSPLAT_OT_export)

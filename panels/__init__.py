@@ -1,0 +1,1 @@
+"""Sidebar panels (View3D > SkelSplat) and the status-bar progress: drawing only."""

@@ -1,0 +1,149 @@
+"""Registration: classes, namespaces, status-bar hook; repeated cycles leave nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.bpy
+
+OPERATORS = ("import_capture", "import_keypoints", "detect", "fit", "cancel", "report", "bake",
+             "export", "refresh_dependencies", "install_dependencies", "add_python_path")
+
+
+def _skelsplat_types() -> set[str]:
+    import bpy
+
+    return {name for name in dir(bpy.types) if name.startswith("SKELSPLAT_")}
+
+
+def test_three_register_cycles_leave_nothing_behind(empty_scene) -> None:
+    import bpy
+
+    import skelsplat
+    from skelsplat import addon
+
+    before = _skelsplat_types()
+    hooks = len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize())
+    assert before == set()
+    for _ in range(3):
+        skelsplat.register()
+        assert all(c.is_registered for c in addon.classes)
+        assert _skelsplat_types() <= {c.__name__ for c in addon.classes}
+        assert "SKELSPLAT_OT_fit" in _skelsplat_types()
+        assert all(hasattr(bpy.ops.skelsplat, op) and getattr(bpy.ops.skelsplat, op).poll()
+                   in (True, False) for op in OPERATORS)
+        assert bpy.ops.skelsplat.fit.idname() == "SKELSPLAT_OT_fit"
+        assert empty_scene.skelsplat.take_name == "take"
+        assert bpy.data.objects.new("probe", None).skelsplat.take_name == ""
+        assert len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize()) == hooks + 1
+        skelsplat.unregister()
+        assert _skelsplat_types() == set()
+        assert not any(c.is_registered for c in addon.classes)
+        assert not hasattr(bpy.types.Scene, "skelsplat")
+        assert not hasattr(bpy.types.Object, "skelsplat")
+        assert len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize()) == hooks
+
+
+def test_naming_follows_the_house_style() -> None:
+    from skelsplat import addon
+
+    prefixes = ("SKELSPLAT_OT_", "SKELSPLAT_PT_", "SKELSPLAT_PG_", "SKELSPLAT_UL_",
+                "SKELSPLAT_AP_")
+    assert all(c.__name__.startswith(prefixes) for c in addon.classes)
+    panels = [c for c in addon.classes if c.__name__.startswith("SKELSPLAT_PT_")]
+    assert all(p.bl_category == "SkelSplat" for p in panels)
+    ops = {c.bl_idname for c in addon.classes if c.__name__.startswith("SKELSPLAT_OT_")}
+    assert {f"skelsplat.{o}" for o in OPERATORS} == ops
+    undo = {c.bl_idname for c in addon.classes if "UNDO" in getattr(c, "bl_options", ())}
+    assert {"skelsplat.import_capture", "skelsplat.bake"} <= undo
+
+
+class _Recorder:
+    """A stand-in for ``UILayout`` that checks every drawn property and operator exists."""
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    def _sub(self, *args, **kwargs):
+        return self
+
+    row = column = box = split = _sub
+
+    def panel(self, idname, default_closed=False):
+        return self, self  # header and (open) body
+
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, name
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kwargs):
+        import bpy
+
+        module, name = idname.split(".")
+        op = getattr(getattr(bpy.ops, module), name)
+        props = op.get_rna_type().properties
+        self.log.append(("operator", idname))
+
+        class Props:
+            def __setattr__(self, key, value):
+                assert key in props, (idname, key)
+
+        return Props()
+
+    def label(self, **kwargs):
+        self.log.append(("label", kwargs.get("text", "")))
+
+    def template_list(self, listtype, list_id, data, prop, active_data, active_prop, **kw):
+        import bpy
+
+        assert hasattr(bpy.types, listtype)
+        assert prop in data.bl_rna.properties and active_prop in active_data.bl_rna.properties
+        self.log.append(("list", prop))
+
+    def progress(self, **kwargs):
+        assert 0.0 <= kwargs["factor"] <= 1.0
+        self.log.append(("progress", kwargs.get("text", "")))
+
+    def __setattr__(self, key, value):  # alert, active, enabled ...
+        object.__setattr__(self, key, value)
+
+
+def test_panels_draw_only_existing_properties_and_operators(empty_scene) -> None:
+    """Every panel's draw(), with a take loaded and a job running, names real RNA."""
+    import bpy
+
+    import skelsplat
+    from skelsplat.addon import preferences
+    from skelsplat.panels import main_panel
+
+    skelsplat.register()
+    try:
+        props = empty_scene.skelsplat
+        props.cameras.add().name = "cam0"
+        props.warnings.add().name = "a warning"
+        props.joint_errors.add().name = "pelvis"
+        props.keypoints_summary = "10 frames"
+        props.motion_path = "/tmp/fit.npz"
+        props.last_error = "boom"
+        props.job_kind, props.job_progress, props.job_message = "fit", 0.4, "chunk 2/5"
+        log: list = []
+        context = bpy.context
+        for cls in main_panel.classes:
+            if cls.__name__.startswith("SKELSPLAT_PT_"):
+                panel = type("P", (), {"layout": _Recorder(log)})()
+                cls.draw(panel, context)
+        main_panel.draw_status_bar(type("H", (), {"layout": _Recorder(log)})(), context)
+        prefs_cls = preferences.SKELSPLAT_AP_preferences
+        fake_prefs = type("Prefs", (), {"layout": _Recorder(log), "bl_rna": prefs_cls.bl_rna,
+                                        "dependencies": [], "python_path": ""})()
+        prefs_cls.draw(fake_prefs, context)
+        ops = {x[1] for x in log if x[0] == "operator"}
+        assert {"skelsplat.import_capture", "skelsplat.detect", "skelsplat.import_keypoints",
+                "skelsplat.cancel", "skelsplat.bake", "skelsplat.export",
+                "skelsplat.install_dependencies", "skelsplat.add_python_path"} <= ops
+        assert "skelsplat.fit" not in ops  # replaced by progress + Cancel while fitting
+        assert ("progress", "chunk 2/5") in log
+        assert ("label", "boom") in log
+        assert {("list", "cameras"), ("list", "joint_errors")} <= set(log)
+    finally:
+        skelsplat.unregister()

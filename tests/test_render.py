@@ -1,0 +1,131 @@
+"""Renderer twins: windowed vs full-image loss and gradients, finite differences."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from skelsplat.core.render import (
+    Targets,
+    covariance_3d,
+    lattice_windows,
+    project_gaussians,
+    view_losses,
+)
+from skelsplat.core.render.gaussians import conic
+
+
+def _scene(B: int = 2, V: int = 2, J: int = 5, seed: int = 0, dtype=torch.float64,
+           width: int = 72, height: int = 56, f: float = 300.0):
+    """Tiny scene in mm: J joints ~2 m in front of V cameras, overlapping in the images."""
+    g = torch.Generator().manual_seed(seed)
+    means = torch.randn(B, J, 3, generator=g, dtype=dtype) * 40.0
+    means[..., 2] += 0.0
+    log_scales = math.log(20.0) + 0.2 * torch.randn(B, J, 3, generator=g, dtype=dtype)
+    quats = torch.randn(B, J, 4, generator=g, dtype=dtype)
+    K = torch.tensor([[f, 0, width / 2 - 0.3], [0, f, height / 2 + 0.2], [0, 0, 1]],
+                     dtype=dtype).repeat(V, 1, 1)
+    w2c = torch.eye(4, dtype=dtype).repeat(V, 1, 1)
+    for v in range(V):
+        a = 0.4 * v
+        w2c[v, :3, :3] = torch.tensor([[math.cos(a), 0, -math.sin(a)], [0, 1, 0],
+                                       [math.sin(a), 0, math.cos(a)]], dtype=dtype)
+        w2c[v, 2, 3] = 2000.0
+    sizes = torch.tensor([[width, height]] * V)
+    with torch.no_grad():
+        m2, c2, _ = project_gaussians(means, covariance_3d(log_scales, quats), K, w2c)
+    det = m2 + 3.0 * torch.randn(m2.shape, generator=g, dtype=dtype)
+    weight = 0.3 + 0.7 * torch.rand(B, V, J, generator=g, dtype=dtype)
+    weight[0, 0, 1] = 0.0
+    targets = Targets(det, weight, c2, conic(c2))
+    return means, log_scales, quats, K, w2c, sizes, targets
+
+
+def _loss_and_grads(backend, means, log_scales, quats, K, w2c, sizes, targets, **kw):
+    params = [p.clone().requires_grad_(True) for p in (means, log_scales, quats)]
+    loss = view_losses(backend, params[0], covariance_3d(params[1], params[2]), K, w2c, sizes,
+                       targets, **kw)
+    cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype).reshape(loss.shape)
+    grads = torch.autograd.grad((loss * cot).sum(), params)
+    return loss.detach(), grads
+
+
+@pytest.mark.parametrize("B,V,J", [(1, 1, 3), (2, 2, 5), (3, 3, 6)])
+def test_exact_windows_match_full_image(B, V, J):
+    scene = _scene(B, V, J, seed=B + V + J)
+    lf, gf = _loss_and_grads("full", *scene)
+    lw, gw = _loss_and_grads("exact", *scene)
+    assert (lf > 0).all()
+    torch.testing.assert_close(lw, lf, rtol=1e-5, atol=1e-12)
+    for a, b in zip(gw, gf):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-9 * b.abs().max().item())
+
+
+def test_occlusion_dims_the_joint_behind():
+    means, ls, q, K, w2c, _, _ = _scene(1, 1, 2, seed=3)
+    means = means.clone()
+    t = w2c[0, :3, 3]
+    means[0, 1] = 1.15 * (means[0, 0] + t) - t  # on the same ray, 15 % further away
+    ls = torch.full_like(ls, math.log(20.0))
+    q = torch.tensor([1.0, 0, 0, 0], dtype=q.dtype).expand_as(q)
+    m2, c2, d = project_gaussians(means, covariance_3d(ls, q), K, w2c)
+    from skelsplat.core.render.reference import render_full
+
+    img = render_full(m2[:, 0], c2[:, 0], d[:, 0], 72, 56)
+    front = img[0, 0].max().item()
+    alone = render_full(m2[:, 0, 1:], c2[:, 0, 1:], d[:, 0, 1:], 72, 56)[0, 0]
+    assert 0.95 < front <= 0.99
+    assert img[0, 1].sum() < 0.5 * alone.sum()  # mostly hidden behind the front joint
+    assert torch.equal(render_full(m2[:, 0, :1], c2[:, 0, :1], d[:, 0, :1], 72, 56)[0, 0],
+                       img[0, 0])  # the front joint is not dimmed
+
+
+def test_lattice_windows_approximate_full_loss():
+    means, ls, q, K, w2c, sizes, tg = _scene(2, 2, 5, seed=7, width=400, height=300, f=1500.0)
+    lf, gf = _loss_and_grads("full", means, ls, q, K, w2c, sizes, tg)
+    lw, gw = _loss_and_grads("window", means, ls, q, K, w2c, sizes, tg,
+                             windows=lattice_windows(tg, 1.0, 4.0, max_n=31))
+    assert (lattice_windows(tg).stride > 1).any()
+    torch.testing.assert_close(lw, lf, rtol=0.05, atol=0)  # coarse lattice: ~3 %
+    cos = torch.nn.functional.cosine_similarity(gw[0].flatten(), gf[0].flatten(), dim=0)
+    assert cos > 0.99
+
+
+def test_gradient_matches_finite_differences():
+    means, ls, q, K, w2c, sizes, tg = _scene(1, 2, 3, seed=11)
+
+    def f(m, s, qq):
+        return view_losses("exact", m, covariance_3d(s, qq), K, w2c, sizes, tg)
+
+    inputs = tuple(p.clone().requires_grad_(True) for p in (means, ls, q))
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-4)
+
+
+@pytest.mark.parametrize("B,V,J", [(1, 1, 3), (2, 3, 6)])
+def test_fused_window_loss_matches_autograd_twin(B, V, J):
+    from skelsplat.core.render.fast_window import fused_window_loss, plan_windows
+    from skelsplat.core.render.windowed import window_view_losses
+
+    means, ls, q, K, w2c, sizes, tg = _scene(B, V, J, seed=5 * B + J, width=200, height=150,
+                                             f=700.0)
+    tg.weight[-1, -1, 0] = 0.0
+    win = lattice_windows(tg, 1.0, 3.0)
+    m = means.clone().requires_grad_(True)
+    s = ls.clone().requires_grad_(True)
+    with torch.no_grad():
+        m2, c2, d = project_gaussians(m, covariance_3d(s, q), K, w2c)
+    plan = plan_windows(tg, win, m2, c2, d, sizes, d > 1e-2)
+    assert plan.pairs.shape[0] > 0 or J < 6  # the larger scene has overlapping joints
+    out = []
+    for fused in (True, False):
+        m2, c2, d = project_gaussians(m, covariance_3d(s, q), K, w2c)
+        loss = (fused_window_loss(m2, c2, plan) if fused
+                else window_view_losses(m2, c2, d, tg, win, sizes))
+        cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype).reshape(loss.shape)
+        out.append((loss.detach(), torch.autograd.grad((loss * cot).sum(), [m, s])))
+    (lf, gf), (la, ga) = out
+    torch.testing.assert_close(lf, la, rtol=1e-6, atol=1e-14)
+    for a, b in zip(gf, ga):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-10 * b.abs().max().item())
