@@ -29,6 +29,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="device of the SkelSplat fitter")
     p.add_argument("--no-fitter", action="store_true", help="baselines only")
+    p.add_argument("--reference-accuracy", type=int, default=0, metavar="N",
+                   help="also fit N frames in full reference mode (500 renders) to compare "
+                        "fast vs reference results (very slow on a CPU)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames per accuracy scenario (default 120, --quick 40)")
+    p.add_argument("--fitter-timeout", type=float, default=300.0, metavar="S",
+                   help="time limit of each fitter speed run in seconds (default 300)")
     p.add_argument("--methods", default=None,
                    help="comma-separated subset of methods (default: all baselines + fitter)")
     p.set_defaults(func=run)
@@ -63,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
     data = find_data_dir(args.data)
     q = args.quick
-    frames, sweep_frames = (40, 30) if q else (200, 120)
+    frames = args.frames or (40 if q else 120)
+    sweep_frames = max(10, frames // 2)
     lengths = (100, 300) if q else (300, 1000, 3000)
-    ref_frames = 1 if q else 2
     methods = all_methods(args.device, include_fitter=not args.no_fitter)
     if args.methods:
         wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -84,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if "shelf" in sections:
         total += len(methods)
     if "speed" in sections:
-        n_speed = 3 + (1 if "skelsplat_fast" in methods else 0)
-        total += n_speed * len(lengths) + (2 if "skelsplat_fast" in methods else 0)
+        fit = "skelsplat_fast" in methods
+        total += (3 + fit) * len(lengths) + (2 + (args.reference_accuracy > 0)) * fit
     res_path = args.out.parent / "bench" / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
     t0 = time.time()
@@ -100,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
         if "shelf" in sections:
             results["shelf"] = runner.run_shelf(data, methods, progress)
         if "speed" in sections:
-            speed_device = args.device
             with tempfile.TemporaryDirectory() as tmp:
                 results["speed"] = runner.run_speed(
-                    data, lengths, ref_frames if "skelsplat_fast" in methods else 0,
-                    speed_device, Path(tmp), progress)
+                    data, lengths, args.device, Path(tmp),
+                    reference_accuracy=args.reference_accuracy,
+                    fitter_timeout=args.fitter_timeout, progress=progress)
     results["meta"] = {
         "command": args.section, "quick": q,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),

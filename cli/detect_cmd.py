@@ -45,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="cache folder (default: .skelsplat_cache next to the videos)")
-    p.add_argument("--workers", type=int, default=2,
-                   help="processes detecting cameras in parallel (default 2)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes detecting cameras in parallel (default 1: one process "
+                        "decoding ahead in a thread was fastest on 2 shared cores)")
     p.add_argument("--suggest-offsets", action="store_true",
                    help="estimate frame offsets from the detected motion and print them")
     p.add_argument("--overwrite", action="store_true", help="replace an existing keypoints.npz")
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(fraction: float, message: str) -> None:
         bar.n = round(100 * fraction)
         bar.set_postfix_str(message, refresh=False)
-        bar.refresh()
+        bar.update(0)  # redraws at most every ``mininterval`` seconds
 
     try:
         kp = detect_take(take, args.backend, options, use_cache=not args.no_cache,

@@ -1,10 +1,10 @@
 """``skelsplat run``: the whole pipeline on a take (default: the bundled demo).
 
-Stages: calibration -> footage -> detect (cached) -> fit -> bake in headless Blender -> export
--> report; one progress bar per stage on stderr, then the closing summary on stdout (the same
-numbers report.html shows). The orchestration lives in ``core.pipeline``; this module adds the
-argument parsing, the progress bars and the Blender stage (``addon.pipeline`` in ``bpy``,
-imported only when that stage runs).
+Stages: calibration -> footage -> detect (cached; or read keypoints) -> fit -> export joints
+-> bake and export in headless Blender -> report; one progress bar per stage on stderr, then
+the closing summary on stdout (the same numbers report.html shows). The orchestration lives
+in ``core.pipeline``; this module adds the argument parsing, the progress bars and the
+Blender stage (``addon.pipeline`` in ``bpy``, imported only when that stage runs).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="precomputed 2D keypoints (any supported format): skips detection")
     src.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
                      help="frame offsets: take frame t is video frame t + N of camera CAM")
+    src.add_argument("--fps", type=float, metavar="N",
+                     help="frame rate of the take (default: from the keypoints or the videos)")
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="output folder (default skelsplat_out/<take>)")
     out.add_argument("--name", metavar="TAKE", help="take name (default: from the folder)")
@@ -132,21 +134,20 @@ class _WarningsToReporter(logging.Handler):
 
 @contextmanager
 def _stdout_to_stderr():
-    """Send file descriptor 1 to stderr for a while: Blender's exporters print from C, and
-    stdout is kept for the summary."""
+    """Point file descriptor 1 at descriptor 2 for a while: Blender's exporters print from C,
+    and stdout is kept for the summary."""
+    sys.stdout.flush()
     try:
-        sys.stdout.flush()
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield  # no real stdout (captured / embedded): nothing to redirect
+        saved = os.dup(1)
+    except OSError:
+        yield  # no file descriptor 1 (embedded interpreter): nothing to redirect
         return
-    saved = os.dup(fd)
     try:
-        os.dup2(sys.stderr.fileno(), fd)
+        os.dup2(2, 1)
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, fd)
+        os.dup2(saved, 1)
         os.close(saved)
 
 
@@ -161,7 +162,13 @@ def blender_stage(job, progress) -> list[Path]:
 
 
 def _blender_stage(job, progress) -> list[Path]:
-    import bpy
+    from ..core.errors import SkelsplatError
+
+    try:
+        import bpy
+    except ImportError:
+        raise SkelsplatError("the Blender stage needs headless Blender (bpy): install "
+                             "requirements/blender.txt, or pass --no-blender") from None
 
     from ..addon import pipeline as bl
 
@@ -192,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, device=args.device, mode=args.mode, smooth=args.smooth,
         smooth_cutoff_hz=args.smooth_cutoff,
         backend=args.backend, model=args.model, offsets=_parse_offsets(args.offsets),
+        fps=args.fps,
         use_cache=not args.no_cache, blender=not args.no_blender,
         report_frames=args.report_frames,
     )

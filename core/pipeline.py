@@ -1,20 +1,23 @@
-"""The main job, stage by stage: calibration -> footage -> detect -> fit -> Blender -> export
--> report. bpy-free: the Blender stage is a callable handed in by the caller (the CLI passes
-one that drives ``addon.pipeline`` in headless Blender).
+"""The main job, stage by stage: calibration -> footage -> detect (or read keypoints) -> fit
+-> export joints -> Blender (bake, FBX, BVH, .blend) -> report. bpy-free: the Blender stage
+is a callable handed in by the caller (the CLI passes one that drives ``addon.pipeline`` in
+headless Blender).
 
 Inputs (:class:`RunOptions`, resolved once by :func:`resolve_inputs`):
 
 - nothing: the bundled demo take (``demo/``, take name ``demo``);
 - ``take_dir``: a folder with ``calibration/`` (one calibration file) and ``videos/``
-  (also accepted: both directly inside the folder);
+  (also accepted: both directly inside the folder; the videos are optional when
+  ``keypoints`` are given);
 - ``videos`` + ``calibration``: footage is read and 2D keypoints detected (cached beside the
   videos, so a re-run never re-detects);
 - ``keypoints`` + ``calibration``: detection is skipped; without videos the footage stage is
   skipped too (overlays are drawn on a grey canvas and the Blender cameras have no clip).
 
-Outputs in ``out_dir`` (default ``skelsplat_out/<take>``): ``take.blend``, ``take.fbx``,
-``take.bvh`` (Blender stage), ``joints.npz``, ``joints.trc`` (export), ``report.html`` and its
-PNGs (report). Existing outputs are never replaced unless ``overwrite`` is set; the check
+Outputs in ``out_dir`` (default ``skelsplat_out/<take>``): ``joints.npz``, ``joints.trc``
+(export; written before the Blender stage so a Blender failure never loses the fit),
+``take.blend``, ``take.fbx``, ``take.bvh`` (Blender stage), ``report.html`` and its PNGs
+(report). Existing outputs are never replaced unless ``overwrite`` is set; the check
 happens before any work starts.
 
 Stage timings are wall-clock seconds per stage; the summary (terminal) and report.html show
@@ -28,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,8 +40,12 @@ from .errors import Cancelled, ExportError, SkelsplatError
 from .keypoints2d import Keypoints2D
 from .motion import Motion3D
 
+if TYPE_CHECKING:  # matplotlib and torch load only when a run starts
+    from .fit import FitResult
+    from .report import RunSummary
+
 #: Stage names in run order (keys of the timing table).
-STAGES = ("calibration", "footage", "detect", "fit", "blender", "export", "report")
+STAGES = ("calibration", "footage", "detect", "keypoints", "fit", "export", "blender", "report")
 #: Files of the Blender stage and of the export stage.
 BLENDER_FILES = ("take.blend", "take.fbx", "take.bvh")
 EXPORT_FILES = ("joints.npz", "joints.trc")
@@ -89,6 +96,7 @@ class RunOptions:
         device, mode, smooth, smooth_cutoff_hz: fitter settings (``FitOptions``).
         backend, model: 2D detector (``mediapipe`` or ``onnx`` with a model file).
         offsets: camera -> frame offset (take frame t = video frame t + offset).
+        fps: frame rate of the take, overriding the keypoints' and the footage's.
         use_cache: reuse cached detections.
         blender: run the Blender stage (armature, ellipsoids, FBX, BVH, .blend).
         report_frames: footage frames per camera in the report's overlays.
@@ -108,6 +116,7 @@ class RunOptions:
     backend: str = "mediapipe"
     model: str | Path | None = None
     offsets: dict[str, int] | None = None
+    fps: float | None = None
     use_cache: bool = True
     blender: bool = True
     report_frames: int = 3
@@ -174,9 +183,9 @@ class RunResult:
     inputs: ResolvedInputs
     rig: Rig
     keypoints: Keypoints2D
-    fit: Any
+    fit: FitResult
     motion: Motion3D
-    summary: Any
+    summary: RunSummary
     files: list[Path] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -235,8 +244,12 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
         if not take_dir.is_dir():
             raise SkelsplatError(f"take folder {str(take_dir)!r} does not exist")
         calibration = calibration or _find_calibration(take_dir)
-        if videos is None and keypoints is None:
-            videos = _find_videos(take_dir)
+        if videos is None:
+            try:
+                videos = _find_videos(take_dir)
+            except SkelsplatError:
+                if keypoints is None:
+                    raise  # footage is optional only when the keypoints are given
         name = name or take_dir.resolve().name
     if calibration is None:
         raise SkelsplatError("no calibration: pass --calibration FILE (or --take DIR)")
@@ -253,12 +266,24 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
         videos = list_videos(folder)
         if not videos:
             raise SkelsplatError(f"no video files in folder {str(folder)!r}")
+    if options.fps is not None and not options.fps > 0:
+        raise SkelsplatError(f"--fps must be positive, got {options.fps:g}")
+    if keypoints is None:
+        if options.backend == "onnx" and not options.model:
+            raise SkelsplatError("the onnx detector needs a model file: pass --model FILE.onnx")
+        if options.backend != "onnx" and options.model:
+            raise SkelsplatError(f"--model is for --backend onnx, not {options.backend!r}")
     if not name:
         if videos:
-            name = videos[0].resolve().parent.name
+            folder = videos[0].resolve().parent
+            # <take>/videos/cam01.mp4: the take is the folder above "videos".
+            generic = folder.name.lower() in ("videos", "video", "footage")
+            name = folder.parent.name if generic else folder.name
         else:
             name = keypoints.stem if keypoints.is_file() else keypoints.resolve().name
     out_dir = Path(options.out_dir) if options.out_dir else Path("skelsplat_out") / name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SkelsplatError(f"output folder {str(out_dir)!r} is a file; pass --out DIR")
     return ResolvedInputs(name, calibration, videos, keypoints, out_dir)
 
 
@@ -315,7 +340,7 @@ class _Stages:
         self.reporter.stage_finished(name, 0.0, skipped=True)
 
 
-def _fit_joint_set_joints(fit: Any, keypoints: Keypoints2D) -> np.ndarray:
+def _fit_joint_set_joints(fit: FitResult, keypoints: Keypoints2D) -> np.ndarray:
     """[F, J, 3] fitted joints in the keypoints' joint set (for reprojection errors)."""
     joints = np.asarray(fit.joints3d, dtype=float)
     valid = np.asarray(fit.valid, dtype=bool)
@@ -384,7 +409,9 @@ def run_pipeline(
         stages.skip("detect")
         from .keypoints import read_keypoints
 
-        keypoints = read_keypoints(inputs.keypoints, rig=rig, offsets=options.offsets)
+        with stages.stage("keypoints", "reading 2D keypoints") as progress:
+            keypoints = read_keypoints(inputs.keypoints, rig=rig, offsets=options.offsets)
+            progress(1.0, f"{keypoints.shape[0]} frames, {keypoints.joint_set}")
     else:
         from .detect import detect_take
 
@@ -399,11 +426,11 @@ def run_pipeline(
     keypoints = keypoints.aligned_to(rig)
     if take is not None:
         keypoints = _restrict_to_take(keypoints, take.frame_numbers, warn)
-    fps = keypoints.fps or (take.fps if take is not None else None)
+    fps = options.fps or keypoints.fps or (take.fps if take is not None else None)
     if not fps:
         fps = 30.0
-        warn("the keypoints carry no frame rate; assuming 30 fps")
-    if keypoints.fps is None:
+        warn("the keypoints carry no frame rate; assuming 30 fps (set it with --fps)")
+    if keypoints.fps != fps:
         keypoints = Keypoints2D(keypoints.data, keypoints.camera_names, keypoints.joint_set,
                                 keypoints.frame_numbers, fps, keypoints.source,
                                 dict(keypoints.meta))
@@ -421,6 +448,11 @@ def run_pipeline(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
+    with stages.stage("export", "writing joints") as progress:
+        for i, name in enumerate(EXPORT_FILES):
+            files.append(write_motion(motion, out_dir / name, overwrite=options.overwrite))
+            progress((i + 1) / len(EXPORT_FILES), name)
+
     if use_blender:
         with stages.stage("blender", "baking in headless Blender") as progress:
             videos = ({v.camera: v.path for v in take.videos} if take is not None else None)
@@ -432,11 +464,6 @@ def run_pipeline(
             files += blender_stage(job, progress)
     else:
         stages.skip("blender")
-
-    with stages.stage("export", "writing joints") as progress:
-        for i, name in enumerate(EXPORT_FILES):
-            files.append(write_motion(motion, out_dir / name, overwrite=options.overwrite))
-            progress((i + 1) / len(EXPORT_FILES), name)
 
     from .report import REPORT_NAME, figure_names
 
@@ -487,7 +514,7 @@ def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
     return read
 
 
-def _details(inputs: ResolvedInputs, options: RunOptions, fit: Any,
+def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
              keypoints_meta: dict) -> dict[str, str]:
     out = {
         "calibration": str(inputs.calibration),
@@ -506,5 +533,6 @@ def _details(inputs: ResolvedInputs, options: RunOptions, fit: Any,
     if isinstance(diag, dict):
         for key in ("mode", "device", "renderer", "iterations_mean", "frames_per_second"):
             if key in diag:
-                out[f"fit {key}"] = str(diag[key])
+                value = diag[key]
+                out[f"fit {key}"] = f"{value:.1f}" if isinstance(value, float) else str(value)
     return out

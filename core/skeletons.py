@@ -8,6 +8,14 @@ Canonical skeleton ``skelsplat`` (21 joints, ``snake_case``, ``left_``/``right_`
 ``pelvis`` (root, mid-hips) → hips → knees → ankles → heels / toes (big toe);
 ``pelvis`` → ``neck`` (mid-shoulders) → ``head`` (mid-ears, else nose) → ``head_top`` / ``nose``;
 ``neck`` → shoulders → elbows → wrists.
+
+Registered sets (aliases in :func:`get_joint_set`): ``skelsplat``, ``body_25``, ``body_25b``,
+``coco_17``, ``halpe_26``, ``blazepose_33``, ``h36m_17``, ``shelf_15``, ``panoptic_coco19``
+and ``skel_19`` (4D Association's output). Canonical rules shared by the sets: ``pelvis`` is
+the set's mid-hip joint or the mean of the hips; ``neck`` is the set's neck when it sits
+between the shoulders (BODY_25, HALPE, Panoptic, SKEL19, H36M thorax), else the mean of the
+shoulders; ``head`` is the mean of the ears (or of the two head joints of Shelf/H36M);
+``*_toe`` is the big toe (BlazePose: foot index).
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ pytestmark = pytest.mark.bpy
 
 
 @pytest.fixture
-def registered(empty_scene):
+def registered(empty_scene, monkeypatch, tmp_path):
     import skelsplat
     from skelsplat.addon import jobs, session
 
+    monkeypatch.setattr(session, "_cache_dir", lambda: tmp_path / "fits")  # not the temp dir
     skelsplat.register()
     jobs.REPORTS.clear()
     yield empty_scene
@@ -195,7 +196,11 @@ def test_fit_operator_synchronous_stores_the_motion(registered, monkeypatch, tmp
     assert thread == threading.current_thread().name
     motion = session.MOTIONS[scene.name]
     assert motion.n_frames == 6
-    assert scene.skelsplat.motion_path.endswith(".npz")
+    assert scene.skelsplat.motion_path == str(tmp_path / "fits" / "take_fit1.npz")
+    from skelsplat.core.motion import Motion3D
+
+    np.testing.assert_array_equal(Motion3D.load_npz(scene.skelsplat.motion_path).joints3d,
+                                  motion.joints3d)
     assert len(bpy.data.objects) == objects_before  # fitting alone adds nothing to the scene
     assert bpy.ops.skelsplat.bake(ellipsoids=False) == {"FINISHED"}
     assert bpy.data.objects["take skeleton"].pose.bones["neck"] is not None

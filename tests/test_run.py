@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from test_report import canonical_motion, synthetic_keypoints, synthetic_motion,
 
 from skelsplat.cli.main import main
 from skelsplat.core.calibration import write_calibration_toml
-from skelsplat.core.errors import ExportError, SkelsplatError
+from skelsplat.core.errors import Cancelled, ExportError, SkelsplatError
 from skelsplat.core.motion import Motion3D
 from skelsplat.core.pipeline import (
     BlenderJob,
@@ -102,7 +104,7 @@ def test_run_summary_is_what_the_report_shows(cli_run):
     assert "100.0 % valid joints" in stdout
     timing = re.search(r"time per stage \(s\)\s+(.*)\n", stdout).group(1)
     assert [t.split()[0] for t in timing.split(", ")] == [
-        "calibration", "fit", "blender", "export", "report"]
+        "calibration", "keypoints", "fit", "export", "blender", "report"]
 
 
 @pytest.mark.bpy
@@ -132,7 +134,7 @@ def test_pipeline_hands_the_blender_stage_its_job_and_never_clobbers(synthetic_t
     rig = synthetic_take["rig"]
     videos = tmp_path / "videos"
     videos.mkdir()
-    frames = np.empty((N_FRAMES, 480, 640, 3), np.uint8)
+    frames = np.empty((N_FRAMES, 480, 636, 3), np.uint8)  # 4 px narrower than calibrated
     frames[:] = FOOTAGE_RGB
     for name in rig.names:
         write_video(videos / f"{name}.mp4", frames, fps=30.0)
@@ -147,16 +149,22 @@ def test_pipeline_hands_the_blender_stage_its_job_and_never_clobbers(synthetic_t
     assert job.take_name == "synth" and job.fps == 30.0
     assert job.videos == {n: videos / f"{n}.mp4" for n in rig.names}
     assert job.offsets == {c: 0 for c in rig.names}
+    assert job.rig["cam03"].size == (636, 480)  # reconciled to the footage
+    crop = [w for w in result.warnings if "cropped at the right/bottom" in w]
+    assert len(crop) == len(rig)
+    page = (out / REPORT_NAME).read_text()
+    assert "<h2>Warnings</h2>" in page and page.count("cropped at the right/bottom") == len(rig)
     overlay = imread(out / "overlay_cam02.png")
     rgb = np.array(FOOTAGE_RGB) / 255
     assert (np.abs(overlay[..., :3] - rgb).max(-1) < 0.06).sum() > 20000  # footage drawn
     assert job.motion.n_frames == N_FRAMES
     assert job.blend == out / "take.blend" and job.overwrite
-    assert list(result.timings_s) == ["calibration", "footage", "fit", "blender", "export",
-                                      "report"]
+    assert list(result.timings_s) == ["calibration", "footage", "keypoints", "fit", "export",
+                                      "blender", "report"]
     assert all(t >= 0 for t in result.timings_s.values())
     assert set(planned_outputs(out, result.rig.names, True)) == set(result.files)
-    assert result.summary.files[:3] == ["take.blend", "take.fbx", "take.bvh"]
+    assert result.summary.files[:5] == ["joints.npz", "joints.trc", "take.blend", "take.fbx",
+                                        "take.bvh"]
     assert result.summary.timings_s == result.timings_s
     assert (out / "joints.trc").read_text().startswith("PathFileType")  # overwritten
     # Without --overwrite: refused before any work, nothing touched.
@@ -173,6 +181,16 @@ def test_pipeline_hands_the_blender_stage_its_job_and_never_clobbers(synthetic_t
     assert len(jobs) == 1
 
 
+def test_cancel_stops_before_the_next_stage(synthetic_take, tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    opts = RunOptions(calibration=synthetic_take["calibration"],
+                      keypoints=synthetic_take["keypoints"], out_dir=tmp_path / "c")
+    with pytest.raises(Cancelled):
+        run_pipeline(opts, cancel=cancel)
+    assert not (tmp_path / "c").exists()
+
+
 def test_resolve_inputs_rules(synthetic_take, tmp_path):
     with pytest.raises(SkelsplatError, match="no calibration"):
         resolve_inputs(RunOptions(keypoints=synthetic_take["keypoints"]))
@@ -183,6 +201,17 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path):
                                   keypoints=synthetic_take["keypoints"]))
     with pytest.raises(SkelsplatError, match="take folder"):
         resolve_inputs(RunOptions(take_dir=tmp_path / "missing"))
+    with pytest.raises(SkelsplatError, match="--fps"):
+        resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
+                                  keypoints=synthetic_take["keypoints"], fps=-1.0))
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SkelsplatError, match="is a file"):
+        resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
+                                  keypoints=synthetic_take["keypoints"],
+                                  out_dir=tmp_path / "afile"))
+    with pytest.raises(SkelsplatError, match="--model"):
+        resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
+                                  videos=[synthetic_take["keypoints"]], backend="onnx"))
     r = resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   keypoints=synthetic_take["keypoints"]))
     assert r.take_name == "keypoints" and r.videos is None
@@ -196,6 +225,9 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path):
         Path(synthetic_take["calibration"]).read_text())
     for i in (1, 2):
         (take / "videos" / f"cam0{i}.mp4").write_bytes(b"")
+    r = resolve_inputs(RunOptions(videos=[take / "videos"], calibration=synthetic_take[
+        "calibration"]))
+    assert r.take_name == "mytake" and len(r.videos) == 2
     r = resolve_inputs(RunOptions(take_dir=take, out_dir=tmp_path / "o"))
     assert r.take_name == "mytake" and r.calibration.name == "rig.toml"
     assert [v.name for v in r.videos] == ["cam01.mp4", "cam02.mp4"]
@@ -247,3 +279,14 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert coverage > 90.0
     assert median < 20.0
     assert bone_std < 15.0
+
+
+def test_blender_stage_output_goes_to_stderr_keeping_stdout_for_the_summary(capfd):
+    from skelsplat.cli.run_cmd import _stdout_to_stderr
+
+    with _stdout_to_stderr():
+        os.write(1, b"Info: Saved as take.blend\n")  # what Blender's C code does
+    print("summary line")
+    out, err = capfd.readouterr()
+    assert out == "summary line\n"
+    assert "Info: Saved as take.blend" in err

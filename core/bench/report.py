@@ -91,32 +91,46 @@ def targets_section(results: dict) -> list[str]:
                                     "robust_lsq"))
     ref = (speed or {}).get("reference") or {}
     d = ref.get("fast_vs_reference_mm")
-    lines.append(f"| fast within 1 mm of reference (same frames) | "
-                 f"{_f(d, 2) + ' mm mean distance' if d is not None else 'not measured'} "
-                 f"| ≤ 1 mm | {'–' if d is None else ('**met**' if d <= 1 else '**not met**')} |")
-    rows = [r for r in (speed or {}).get("rows", [])
-            if r.get("method") == FAST and "error" not in r]
+    if d is None:
+        lines.append("| fast within 1 mm of reference (same frames) | not measured in this run "
+                     "(full 500-render reference fits take > 15 min per frame on this CPU; "
+                     "`skelsplat bench speed --reference-accuracy 1`) | ≤ 1 mm | – |")
+    else:
+        lines.append(f"| fast within 1 mm of reference (same frames) | {d:.2f} mm mean "
+                     f"distance | ≤ 1 mm | {'**met**' if d <= 1 else '**not met**'} |")
+    rows = [r for r in (speed or {}).get("rows", []) if r.get("method") == FAST]
+    done = [r for r in rows if "error" not in r]
     if rows:
         big = max(rows, key=lambda r: r["frames"])
-        fps = big["frames_per_s"]
-        lines.append(f"| fast ≥ 100 frames/s (4 views × 25 joints, {big['frames']} frames) | "
-                     f"{fps:.1f} frames/s | ≥ 100 | {'**met**' if fps >= 100 else '**not met**'} |")
-        r_fps = (ref.get("reference") or {}).get("frames_per_s")
-        if r_fps:
-            sp = fps / r_fps
-            lines.append(f"| fast ≥ 1000× faster than reference | {sp:.0f}× ({fps:.1f} vs "
-                         f"{r_fps:.4f} frames/s) | ≥ 1000× | "
-                         f"{'**met**' if sp >= 1000 else '**not met**'} |")
+        if "error" in big:
+            lines.append(f"| fast ≥ 100 frames/s (4 views × 25 joints, {big['frames']} frames) | "
+                         f"{big['error']} | ≥ 100 | **not met** |")
+        else:
+            fps = big["frames_per_s"]
+            lines.append(f"| fast ≥ 100 frames/s (4 views × 25 joints, {big['frames']} frames) "
+                         f"| {fps:.1f} frames/s | ≥ 100 | "
+                         f"{'**met**' if fps >= 100 else '**not met**'} |")
+        r_fps = ref.get("frames_per_s")
+        if r_fps and done:
+            best = max(done, key=lambda r: r["frames"])
+            sp = best["frames_per_s"] / r_fps
+            lines.append(f"| fast ≥ 1000× faster than reference | {sp:.0f}× "
+                         f"({best['frames_per_s']:.2f} frames/s on {best['frames']} frames vs "
+                         f"{r_fps:.5f} frames/s, reference extrapolated to 500 renders) "
+                         f"| ≥ 1000× | {'**met**' if sp >= 1000 else '**not met**'} |")
         else:
             lines.append("| fast ≥ 1000× faster than reference | not measured | ≥ 1000× | – |")
-        by_len = sorted(rows, key=lambda r: r["frames"])
-        mems = [r["peak_rss_mb"] for r in by_len]
-        flat = "**met**" if mems[-1] <= 1.25 * mems[0] else "**not met**"
-        lines.append(f"| peak memory flat with take length | "
-                     f"{' → '.join(f'{m:.0f}' for m in mems)} MB over "
-                     f"{' → '.join(str(r['frames']) for r in by_len)} frames | flat | {flat} |")
+        if len(done) >= 2:
+            by_len = sorted(done, key=lambda r: r["frames"])
+            mems = [r["peak_rss_mb"] for r in by_len]
+            flat = "**met**" if mems[-1] <= 1.25 * mems[0] else "**not met**"
+            lines.append(f"| peak memory flat with take length | "
+                         f"{' → '.join(f'{m:.0f}' for m in mems)} MB over "
+                         f"{' → '.join(str(r['frames']) for r in by_len)} frames | flat | {flat} |")
     else:
         lines.append("| speed targets | not measured (fitter unavailable or speed not run) | | – |")
+    lines.append("| gsplat backend ≥ 5000 frames/s on an H100 | not measured (no CUDA GPU on "
+                 "this machine) | ≥ 5000 | – |")
     return [*lines, ""]
 
 
@@ -136,6 +150,10 @@ def accuracy_section(acc: dict, plots: Path, rel: str) -> list[str]:
         cells = [f"**{_f(v)}**" if v == best else _f(v) for v in vals.values()]
         lines.append(f"| {s['name']} | {s['rig']} | {s['detected']:.0%} | " + " | ".join(cells)
                      + " |")
+    failures = [f"`{m}` on {s['name']}: {e}" for s in acc["scenarios"]
+                for m, e in s.get("errors", {}).items()]
+    if failures:
+        lines += ["", "Methods that failed (scored as no answer): " + "; ".join(failures)]
     lines += ["", "<details><summary>All metrics per scenario and method</summary>", "",
               "| scenario | method | MPJPE | common | PA-MPJPE | PCK@50 | PCK@100 | accel err "
               "(m/s²) | bone std (mm) | coverage | reproj (px) | time (s) |",
@@ -251,21 +269,33 @@ def speed_section(speed: dict, plots: Path, rel: str) -> list[str]:
              "|---|---|---|---|---|---|"]
     for r in speed.get("rows", []):
         if "error" in r:
-            lines.append(f"| {r['method']} | {r['frames']} | failed: {r['error']} | | | |")
+            lines.append(f"| {r['method']} | {r['frames']} | {r['error']} | | | |")
         else:
             lines.append(f"| {r['method']} | {r['frames']} | {r['seconds']:.2f} | "
                          f"{r['frames_per_s']:.1f} | {r['rss_before_mb']:.0f} | "
                          f"{r['peak_rss_mb']:.0f} |")
     ref = speed.get("reference")
     if ref:
-        lines += ["", "Fast vs reference mode on the same first frames of the take, same run:", ""]
-        for k in ("reference", "fast_same_frames"):
-            r = ref[k]
+        lines += ["", "Reference mode (authors' settings: full resolution, 500 renders per frame, "
+                  "one frame at a time) on the first frame of the same take, same run:", ""]
+        for r, run in zip(ref.get("renders", []), ref.get("runs", [])):
+            if "error" in run:
+                lines.append(f"- {r} renders: failed ({run['error']})")
+            else:
+                lines.append(f"- {r} renders: {run['seconds']:.2f} s, peak RSS "
+                             f"{run['peak_rss_mb']:.0f} MB")
+        if "seconds_per_frame_500" in ref:
+            lines.append(f"- extrapolated to 500 renders: {ref['seconds_per_frame_500']:.1f} s "
+                         f"per frame ({ref['frames_per_s']:.5f} frames/s; "
+                         f"{ref['seconds_per_render']:.3f} s per render)")
+        for k in ("full_reference", "fast_same_frames"):
+            r = ref.get(k)
+            if r is None:
+                continue
             if "error" in r:
                 lines.append(f"- {k}: failed ({r['error']})")
             else:
-                lines.append(f"- {k}: {r['frames']} frames in {r['seconds']:.2f} s "
-                             f"({r['frames_per_s']:.4f} frames/s), "
+                lines.append(f"- {k}: {r['frames']} frames in {r['seconds']:.2f} s, "
                              f"peak RSS {r['peak_rss_mb']:.0f} MB")
         if "fast_vs_reference_mm" in ref:
             lines.append(f"- mean distance fast vs reference: {ref['fast_vs_reference_mm']:.2f} mm;"

@@ -45,7 +45,12 @@ def _run_methods(case: Case, methods: dict[str, Method]) -> tuple[dict, dict]:
     scores, preds = {}, {}
     for name, method in methods.items():
         t0 = time.perf_counter()
-        X = method(case.keypoints, case.rig)
+        try:
+            X = method(case.keypoints, case.rig)
+        except Exception as exc:  # a failing method is reported, the run goes on
+            X = np.full_like(case.gt, np.nan)
+            errors = scores.setdefault("_errors", {})
+            errors[name] = f"{type(exc).__name__}: {exc}"[:200]
         dt = time.perf_counter() - t0
         s = score_case(case, X)
         s["seconds"] = dt
@@ -69,11 +74,12 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
             common &= np.isfinite(X).all(-1)
         for name, X in preds.items():
             scores[name]["mpjpe_common_mm"] = M.mpjpe(X, case.gt, common)
+        errors = scores.pop("_errors", {})
         out["scenarios"].append({
             "name": s.name, "rig": s.rig, "clip": case.clip, "frames": s.frames,
             "seed": s.seed, "digest": case_digest(case)[:16],
             "detected": float((case.keypoints.data[..., 2] > 0).mean()),
-            "corruption": s.corruption.__dict__, "scores": scores})
+            "corruption": s.corruption.__dict__, "scores": scores, "errors": errors})
         if s.name in ("noisy", "heavy (30% occ, 15% out, 5% swap)"):
             out["per_joint"][s.name] = {
                 name: np.nanmean(M.joint_errors(X, case.gt), 0).tolist()
@@ -82,6 +88,7 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
     for s in occlusion_sweep(sweep_frames):
         case = make_case(s, data_dir)
         scores, _ = _run_methods(case, methods)
+        scores.pop("_errors", None)
         progress(f"sweep: {s.name}")
         out["sweep"].append({"name": s.name, "occlusion": s.corruption.occlusion,
                              "scores": scores})
@@ -104,51 +111,86 @@ def run_shelf(data_dir: Path, methods: dict[str, Method], progress: Progress = p
 
 
 def _probe(data_dir: Path, method: str, frames: int, first: int | None = None,
-           device: str = "auto", save: Path | None = None, timeout: float = 900) -> dict:
+           device: str = "auto", save: Path | None = None, timeout: float = 600,
+           options: dict | None = None) -> dict:
     cmd = [sys.executable, "-m", "skelsplat.core.bench.speed_probe", "--method", method,
            "--frames", str(frames), "--data", str(data_dir), "--device", device]
     if first:
         cmd += ["--first", str(first)]
     if save:
         cmd += ["--save", str(save)]
+    if options:
+        cmd += ["--options", json.dumps(options)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return {"method": method, "frames": first or frames, "error": f"timeout {timeout:.0f} s"}
+        n = first or frames
+        return {"method": method, "frames": n, "timeout_s": timeout,
+                "error": f"did not finish in {timeout:.0f} s (< {n / timeout:.3g} frames/s)"}
     if res.returncode != 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["?"]
         return {"method": method, "frames": first or frames, "error": tail[0][:200]}
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def run_speed(data_dir: Path, lengths: tuple[int, ...], reference_frames: int, device: str,
-              tmp: Path, progress: Progress = print) -> dict:
-    """Frames/s and peak memory per method and take length; fast vs reference."""
+def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
+              reference_renders: tuple[int, int] = (8, 24), reference_accuracy: int = 0,
+              fitter_timeout: float = 600, progress: Progress = print) -> dict:
+    """Frames/s and peak memory per method and take length; fast vs reference.
+
+    Reference mode has a fixed cost per render (no early stopping), so its frame rate is
+    measured on one frame with ``reference_renders`` = (a, b) renders and extrapolated to
+    the authors' 500: ``t(500) = t(a) + (500 - a) (t(b) - t(a)) / (b - a)``. With
+    ``reference_accuracy`` = N > 0, N frames are also fitted with the full 500 renders to
+    compare fast and reference results (very slow on a CPU).
+    """
     out: dict = {"lengths": list(lengths), "rows": [], "reference": None}
     fit_ok = fitter_available() is None
     methods = ["dlt", "subset_search", "robust_lsq"] + (["skelsplat_fast"] if fit_ok else [])
+    slow = False
     for n in lengths:
         for m in methods:
-            out["rows"].append(_probe(data_dir, m, n, device=device))
+            if m == "skelsplat_fast" and slow:
+                out["rows"].append({"method": m, "frames": n,
+                                    "error": "skipped: a shorter take already timed out"})
+            else:
+                row = _probe(data_dir, m, n, device=device,
+                             timeout=fitter_timeout if m.startswith("skelsplat") else 600)
+                slow |= m == "skelsplat_fast" and "timeout_s" in row
+                out["rows"].append(row)
             progress(f"speed: {m} x {n} frames")
-    if fit_ok and reference_frames > 0:
-        n = max(lengths)
-        ref = _probe(data_dir, "skelsplat_reference", n, first=reference_frames, device=device,
-                     save=tmp / "ref.npy")
-        progress(f"speed: reference mode on {reference_frames} frames")
-        fast = _probe(data_dir, "skelsplat_fast", n, first=reference_frames, device=device,
-                      save=tmp / "fast.npy")
-        progress(f"speed: fast mode on {reference_frames} frames")
-        entry = {"reference": ref, "fast_same_frames": fast}
+    if not fit_ok:
+        return out
+    n = max(lengths)
+    entry: dict = {"renders": list(reference_renders)}
+    runs = []
+    for r in reference_renders:
+        runs.append(_probe(data_dir, "skelsplat_reference", n, first=1, device=device,
+                           timeout=fitter_timeout, options={"renders_per_frame": r}))
+        progress(f"speed: reference mode, {r} renders")
+    entry["runs"] = runs
+    if all("error" not in r for r in runs):
+        (a, b), (ta, tb) = reference_renders, (runs[0]["seconds"], runs[1]["seconds"])
+        per_render = max(tb - ta, 0.0) / (b - a)
+        t500 = ta + (500 - a) * per_render
+        entry.update(seconds_per_render=per_render, seconds_per_frame_500=t500,
+                     frames_per_s=1.0 / t500)
+    if reference_accuracy > 0:
+        ref = _probe(data_dir, "skelsplat_reference", n, first=reference_accuracy,
+                     device=device, save=tmp / "ref.npy", timeout=3 * fitter_timeout)
+        fast = _probe(data_dir, "skelsplat_fast", n, first=reference_accuracy, device=device,
+                      save=tmp / "fast.npy", timeout=fitter_timeout)
+        entry.update(full_reference=ref, fast_same_frames=fast)
         if "error" not in ref and "error" not in fast:
             from .speed_probe import probe_case
 
-            gt = probe_case(n, 4, 0, data_dir).gt[:reference_frames]
+            gt = probe_case(n, 4, 0, data_dir).gt[:reference_accuracy]
             Xr, Xf = np.load(tmp / "ref.npy"), np.load(tmp / "fast.npy")
             entry["fast_vs_reference_mm"] = M.mpjpe(Xf, Xr)
             entry["reference_mpjpe_mm"] = M.mpjpe(Xr, gt)
             entry["fast_mpjpe_mm"] = M.mpjpe(Xf, gt)
-        out["reference"] = entry
+        progress("speed: full reference accuracy")
+    out["reference"] = entry
     return out
 
 

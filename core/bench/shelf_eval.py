@@ -129,10 +129,14 @@ def score_4dassoc(data: ShelfData) -> dict[int, dict[str, float]]:
 
 def evaluate_method(data: ShelfData, method: Callable[[Keypoints2D, Rig], np.ndarray]
                     ) -> dict[int, dict[str, float]]:
-    """Per actor scores of a single-person method ``method(keypoints, rig) -> [F, 25, 3]``."""
+    """Per actor scores of a single-person method ``method(keypoints, rig) -> [F, 25, 3]``,
+    run on the frames from the actor's first to last ground-truth frame."""
     out = {}
     for a in ACTORS:
         kp, gt15 = oracle_keypoints(data, a)
-        X = method(kp, data.rig)
+        present = np.nonzero(np.isfinite(gt15).any((1, 2)))[0]
+        first, last = int(present[0]), int(present[-1]) + 1  # the actor's span of frames
+        X = np.full((kp.data.shape[0], 25, 3), np.nan)
+        X[first:last] = method(kp.frames(first, last), data.rig)
         out[a] = score(body25_to_shelf15(X), gt15)
     return out

@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--save", type=Path, default=None)
+    p.add_argument("--options", default="{}", help="JSON FitOptions overrides (fitter only)")
     a = p.parse_args(argv)
     from .methods import baseline, fitter
 
     case = probe_case(a.frames, a.views, a.seed, a.data)
     kp = case.keypoints if a.first is None else case.keypoints.frames(0, a.first)
     if a.method.startswith("skelsplat_"):
-        method = fitter(a.method.split("_", 1)[1], a.device)
+        method = fitter(a.method.split("_", 1)[1], a.device, **json.loads(a.options))
     else:
         method = baseline(a.method)
     before = _status_mb("VmRSS")

@@ -3,7 +3,8 @@
 Each camera's whole video is detected once per (video content, detector settings) and
 cached next to the take (see :mod:`.cache`); take frames are then picked out of the cached
 per-video rows through the frame offsets, so changing offsets or re-fitting never
-re-detects. Cameras run in ``workers`` processes (one camera per process at a time);
+re-detects. Frames are decoded ahead in a thread while the detector runs; optionally
+cameras run in ``workers`` processes (one camera per process at a time);
 progress reports frames done / total per camera, and cancel stops between frames,
 keeping the cameras already finished in the cache.
 """
@@ -174,7 +175,7 @@ def detect_take(
     options: dict | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
-    workers: int = 2,
+    workers: int = 1,
     progress: ProgressFn | None = None,
     cancel=None,
     decode_thread: bool = True,
@@ -186,7 +187,9 @@ def detect_take(
         backend, options: detector (:func:`make_detector`).
         use_cache: read and write the cache in ``cache_dir`` (default
             :func:`default_cache_dir` of the take folder).
-        workers: processes detecting cameras in parallel (1 = in this process).
+        workers: processes detecting cameras in parallel (1 = in this process, the
+            default: with ``decode_thread`` it was the fastest on the shared 2-core machine,
+            see docs/detection.md).
         decode_thread: decode frames ahead in a background thread (per process).
         progress: ``progress(fraction, message)`` with frames done / total per camera.
         cancel: object with ``is_set()``; raises :class:`Cancelled` (finished cameras stay

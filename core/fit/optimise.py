@@ -157,6 +157,8 @@ def fit_frames(
         plan = plan_windows(targets, windows, m2, c2, depth, sizes_t,
                             (depth > NEAR_MM) & pres_t[:, None, :])
 
+    if on_step is not None:
+        on_step(0, int(options.iterations))
     if warm_start is not None:
         log_s = T(warm_start[0])[None].expand(F, J, 3).clone()
         quats = T(warm_start[1])[None].expand(F, J, 4).clone()

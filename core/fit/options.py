@@ -106,7 +106,7 @@ class FitOptions:
         """A copy with every ``None`` / ``"auto"`` replaced by the mode's value."""
         ref = self.mode == "reference"
         renders = self.renders_per_frame or 500
-        steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 40)
+        steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 30)
         renderer = self.renderer
         if renderer == "auto":
             renderer = ("gsplat" if cuda else "full") if ref else "window"

@@ -113,8 +113,11 @@ def random_motion(n_frames: int, joint_set: str = "body_25", fps: float = 30.0,
     slowly and drifts within ~0.5 m of the origin.
     """
     rng = np.random.default_rng(0) if rng is None else rng
+    js = get_joint_set(joint_set)
     base = template_pose(joint_set) * rng.uniform(0.9, 1.1)
     base = base + rng.normal(0, 0.01, base.shape)
+    for left, right in js.pair_indices:  # a left-right symmetric actor
+        base[right] = base[left] * [-1.0, 1.0, 1.0]
     order, parent = _tree(joint_set)
     J = base.shape[0]
     t = np.arange(n_frames) / fps

@@ -25,7 +25,7 @@ Progress = Callable[[float, str], None]
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
 #: Frames per triangulation block (progress and cancel checks between blocks).
-_TRI_BLOCK = 500
+_TRI_BLOCK = 200
 
 
 def _check_inputs(keypoints: Keypoints2D, rig: Rig) -> Keypoints2D:
@@ -86,6 +86,7 @@ def fit_take(
     js = kp.joints
     F, V, J = kp.shape
     report = progress or (lambda f, m: None)
+    report(0.0, f"fitting {F} frames, {V} views, {J} joints ({opts.mode} mode, {opts.device})")
 
     def check_cancel() -> None:
         if cancel is not None and cancel.is_set():

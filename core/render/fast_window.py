@@ -67,7 +67,7 @@ def plan_windows(
     """Precompute the fixed parts of the fused loss for one chunk."""
     with torch.no_grad():
         pts = windows.points()
-        wh = sizes.to(pts.dtype)[None, :, None, None, :]
+        wh = sizes.to(device=pts.device, dtype=pts.dtype)[None, :, None, None, :]
         inside = ((pts >= 0) & (pts <= wh - 1)).all(-1).to(pts.dtype)
         target = heatmap_value(pts - targets.det[..., None, :], targets.con[..., None, :]) * inside
         act = targets.weight > 0

@@ -29,8 +29,9 @@ def render_full(
 
     With ``with_transmittance`` also returns the product (``T_j``) per channel and pixel.
     """
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=means2d.dtype),
-                            torch.arange(width, dtype=means2d.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=means2d.dtype, device=means2d.device),
+                            torch.arange(width, dtype=means2d.dtype, device=means2d.device),
+                            indexing="ij")
     pix = torch.stack([xs, ys], -1).reshape(-1, 2)  # [HW, 2]
     con = conic(cov2d)
     alpha = gaussian_alpha(pix[None, None] - means2d[:, :, None], con[:, :, None],
@@ -72,8 +73,9 @@ def full_loss_from_images(img: Tensor, targets: Targets, v: int, width: int, hei
                           dim: Tensor | None = None) -> Tensor:  # [B]
     """Loss of rendered channel images img [B, J, H*W] of view v against its targets
     (multiplied by ``dim`` [B, J, H*W] when given: occlusion-aware targets)."""
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=img.dtype),
-                            torch.arange(width, dtype=img.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=img.dtype, device=img.device),
+                            torch.arange(width, dtype=img.dtype, device=img.device),
+                            indexing="ij")
     pix = torch.stack([xs, ys], -1).reshape(-1, 2)
     det = targets.det[:, v].to(img.dtype)
     tgt = heatmap_value(pix[None, None] - det[:, :, None], targets.con[:, v, :, None].to(img.dtype))

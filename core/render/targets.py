@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -77,18 +78,16 @@ def lattice_windows(targets: Targets, points_per_sigma: float = 1.0, window_sigm
                     max_n: int = 15) -> Windows:
     """Sparse windows centred on the detections (fast mode).
 
-    The lattice spacing is about 1 / ``points_per_sigma`` heatmap sigmas (integer pixels,
-    at least 1) and the window reaches ``window_sigmas`` sigmas from the detection. A
+    The lattice spacing is 1 / ``points_per_sigma`` of the heatmap's smallest sigma, rounded
+    up to whole pixels, and the window reaches ``window_sigmas`` spacings times
+    ``points_per_sigma`` (so about ``window_sigmas`` sigmas) from the detection. A
     Gaussian sampled every sigma sums like its integral to ~1e-8 (Poisson summation), so
     the loss and its gradient match the full-pixel loss while touching ~49 points per joint.
     """
     with torch.no_grad():
-        smin, smax = sigma_extent(targets.cov)
-        stride = torch.clamp(torch.floor(smin / points_per_sigma), min=1.0)
-        m_each = torch.ceil(window_sigmas * smax / stride)
-        active = targets.weight > 0
-        m = int(m_each[active].max().item()) if active.any() else 1
-        m = max(1, min(m, (max_n - 1) // 2))
+        smin, _ = sigma_extent(targets.cov)
+        stride = torch.clamp(torch.ceil(smin / points_per_sigma), min=1.0)
+        m = max(1, min(math.ceil(window_sigmas * points_per_sigma), (max_n - 1) // 2))
         centre = torch.round(targets.det)
         return Windows(centre - m * stride[..., None], stride, 2 * m + 1)
 

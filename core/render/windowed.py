@@ -40,16 +40,17 @@ def window_view_losses(
     a perfect fit has zero loss.
     """
     B, V, J, _ = means2d.shape
+    dev = means2d.device
     con = conic(cov2d)
     visible = depth > near
     act = targets.weight > 0  # [B, V, J]
     ib, iv, ij = torch.nonzero(act, as_tuple=True)
     if ib.numel() == 0:
-        return means2d.sum() * 0.0 + torch.zeros(B, V, dtype=means2d.dtype)
+        return means2d.sum() * 0.0 + torch.zeros(B, V, dtype=means2d.dtype, device=dev)
     pts_all = windows.points()  # [B, V, J, P, 2]
     pts = pts_all[ib, iv, ij]  # [A, P, 2]
     s2 = windows.stride[ib, iv, ij] ** 2  # [A]
-    wh = sizes[iv].to(pts.dtype)  # [A, 2]
+    wh = sizes.to(dev)[iv].to(pts.dtype)  # [A, 2]
     inside = ((pts >= 0) & (pts <= wh[:, None] - 1)).all(-1)  # [A, P]
 
     own = gaussian_alpha(pts - means2d[ib, iv, ij][:, None], con[ib, iv, ij][:, None],
@@ -58,8 +59,8 @@ def window_view_losses(
 
     # Occluders: Gaussians in front whose support reaches the window.
     with torch.no_grad():
-        flat = torch.full((B, V, J), -1, dtype=torch.long)
-        flat[ib, iv, ij] = torch.arange(ib.numel())
+        flat = torch.full((B, V, J), -1, dtype=torch.long, device=dev)
+        flat[ib, iv, ij] = torch.arange(ib.numel(), device=dev)
         rad = support_radius(cov2d)  # [B, V, J]
         lo = windows.origin  # [B, V, J, 2]
         hi = windows.origin + (windows.n - 1) * windows.stride[..., None]
@@ -88,6 +89,6 @@ def window_view_losses(
     sq = ((rendered - target) ** 2).sum(-1) * s2 * targets.weight[ib, iv, ij]
     count = ((rendered > 0) | (target > 0)).sum(-1).to(sq.dtype) * s2
     key = ib * V + iv
-    num = torch.zeros(B * V, dtype=sq.dtype).index_add(0, key, sq)
-    den = torch.zeros(B * V, dtype=sq.dtype).index_add(0, key, count.detach())
+    num = torch.zeros(B * V, dtype=sq.dtype, device=dev).index_add(0, key, sq)
+    den = torch.zeros(B * V, dtype=sq.dtype, device=dev).index_add(0, key, count.detach())
     return (num / den.clamp_min(1.0)).reshape(B, V)

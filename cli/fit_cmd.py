@@ -1,0 +1,104 @@
+"""``skelsplat fit``: fit the Gaussian skeleton to multi-view 2D keypoints.
+
+``skelsplat fit --calibration CAL --keypoints PATH [PATH ...] [--keypoint-format F]
+[--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference] [--smooth off|butterworth]
+[--cutoff HZ] [--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
+
+Writes canonical joints (NaN / invalid where they cannot be determined) with their
+covariances and per-view reprojection errors, and prints a one-line summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..core.fit.options import DEVICES, MODES, SMOOTHERS
+
+    try:
+        from ..core.keypoints import KEYPOINT_FORMATS
+    except ImportError:  # reader package not part of this build
+        KEYPOINT_FORMATS = []
+    p = subparsers.add_parser(
+        "fit", help="fit 3D joints to multi-view 2D keypoints",
+        description="Fit the SkelSplat Gaussian skeleton to 2D keypoints of calibrated "
+                    "cameras and write the 3D motion (canonical joint names).")
+    p.add_argument("--calibration", required=True, metavar="CAL", help="calibration file")
+    p.add_argument("--keypoints", required=True, nargs="+", metavar="PATH",
+                   help="keypoint file, folder, or one file per camera")
+    p.add_argument("--keypoint-format", default="auto", choices=["auto", *KEYPOINT_FORMATS],
+                   help="keypoint format (default: detected)")
+    p.add_argument("--joint-set", default="auto", metavar="NAME",
+                   help="joint set of the keypoints, e.g. body_25, coco_17 (default: from the "
+                        "file or the joint count)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
+    p.add_argument("--mode", default="fast", choices=MODES,
+                   help="fast (default) or reference (the authors' settings; very slow on CPU)")
+    p.add_argument("--smooth", default="off", choices=SMOOTHERS,
+                   help="zero-phase temporal smoothing (the raw joints are kept in NPZ)")
+    p.add_argument("--cutoff", type=float, default=6.0, metavar="HZ",
+                   help="smoothing cut-off frequency (default 6 Hz)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate when the file has none")
+    p.add_argument("--out", required=True, metavar="OUT", help="output .npz, .json, .trc, .c3d")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..core.calibration import read_calibration
+    from ..core.errors import ExportError
+    from ..core.export3d import MOTION_SUFFIXES, write_motion
+    from ..core.fit import FitOptions, fit_take
+    from ..core.keypoints import read_keypoints
+
+    out = Path(args.out)
+    if out.suffix.lower() not in MOTION_SUFFIXES:
+        raise ExportError(f"{out}: unknown motion format {out.suffix or '(no suffix)'!r}; "
+                          f"expected one of {MOTION_SUFFIXES}")
+    if out.exists() and not args.overwrite:
+        raise ExportError(f"{out} exists; pass --overwrite to replace it")
+    options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
+                         smooth_cutoff_hz=args.cutoff)
+    rig = read_calibration(args.calibration)
+    paths = args.keypoints[0] if len(args.keypoints) == 1 else args.keypoints
+    keypoints = read_keypoints(paths, fmt=args.keypoint_format,
+                               joint_set=None if args.joint_set == "auto" else args.joint_set,
+                               rig=rig)
+    if args.fps:
+        keypoints.fps = float(args.fps)
+    t0 = time.perf_counter()
+    with tqdm(total=1000, desc="fit", unit="‰", file=sys.stderr, disable=args.quiet,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
+              ) as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.n = round(1000 * fraction)
+            bar.set_postfix_str(message, refresh=False)
+            bar.refresh()
+
+        result = fit_take(keypoints, rig, options, progress=progress)
+    elapsed = time.perf_counter() - t0
+    motion = result.to_motion(canonical=True)
+    motion.meta.update({"calibration": str(args.calibration), "keypoints": str(paths)})
+    path = write_motion(motion, out, overwrite=args.overwrite)
+    F = motion.n_frames
+    err = result.reprojection_error_px
+    mean_err = f"{float(_nanmean(err)):.2f} px" if err.size else "n/a"
+    print(f"fitted {F} frames x {result.joints3d.shape[1]} joints ({result.joint_set}) from "
+          f"{len(rig)} cameras in {elapsed:.1f} s ({F / max(elapsed, 1e-9):.1f} frames/s); "
+          f"valid {100 * motion.coverage:.1f} %, mean reprojection error {mean_err}; "
+          f"wrote {path}")
+    return 0
+
+
+def _nanmean(x):
+    import numpy as np
+
+    return np.nanmean(x) if np.isfinite(x).any() else float("nan")
