@@ -9,6 +9,8 @@ them itself.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .camera import Rig
@@ -274,6 +276,39 @@ def triangulate_consensus(
     errors = reprojection_errors(P, X, np.where(detected[..., None], uv, np.nan))
     used &= np.isfinite(X).all(-1)[..., None]
     return X.reshape((*batch, 3)), used.reshape((*batch, V)), errors.reshape((*batch, V))
+
+
+def reject_temporal_outliers(
+    X: np.ndarray,  # [F, ..., 3]
+    valid: np.ndarray,  # [F, ...]
+    half_window: int = 3,
+    threshold: float = 0.15,
+) -> np.ndarray:  # [F, ...] bool
+    """Valid entries that jump away from their neighbours in time.
+
+    The reference for frame f is the mean of the per-coordinate medians of the valid
+    entries in the ``half_window`` frames before and after it (a robust linear
+    interpolation, so steady motion is not penalised); an entry farther than ``threshold``
+    (world units) from it is an outlier. Entries without valid neighbours on both sides
+    (take edges, next to gaps) are never flagged. Returns the outlier mask [F, ...].
+    """
+    X = np.asarray(X, dtype=float)
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
+    F = X.shape[0]
+    Xn = np.where(valid[..., None], X, np.nan)
+    pad = np.full((half_window, *X.shape[1:]), np.nan)
+    Xp = np.concatenate([pad, Xn, pad], 0)
+    h = half_window
+
+    def side(offsets: range) -> np.ndarray:
+        neigh = np.stack([Xp[h + k: h + k + F] for k in offsets], 0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods
+            return np.nanmedian(neigh, axis=0)
+
+    ref = 0.5 * (side(range(-h, 0)) + side(range(1, h + 1)))
+    dist = np.linalg.norm(X - ref, axis=-1)
+    return valid & np.isfinite(dist) & (np.nan_to_num(dist, nan=0.0) > threshold)
 
 
 def bridge_gaps(

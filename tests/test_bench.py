@@ -135,6 +135,9 @@ def test_mpjpe_and_pa_mpjpe_hand_computed():
     pred[0, 0] = np.nan  # missing entries are skipped
     assert M.mpjpe(pred, gt) == pytest.approx(5.0)
     assert M.coverage(pred, gt) == pytest.approx(23 / 24)
+    pred[1, 2] += np.array([10.0, 0.0, 0.0])  # one gross failure moves the mean, not the median
+    assert M.mpjpe(pred, gt) > 400
+    assert M.median_error(pred, gt) == pytest.approx(5.0)
     # A rotated, scaled, translated copy has zero PA-MPJPE (but a large MPJPE).
     a = 0.7
     R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])

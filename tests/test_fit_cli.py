@@ -40,7 +40,8 @@ def test_fit_cli_writes_canonical_npz(take_files, tmp_path, capsys):
     assert m.covariances.shape == (6, len(names), 3, 3)
     assert m.reprojection_error_px.shape == (6, 4, len(names))
     truth = np.einsum("cj,fjd->fcd", W, X)
-    assert np.linalg.norm(m.joints3d - truth, axis=-1).max() < 1e-3  # < 1 mm
+    err_mm = np.linalg.norm(m.joints3d - truth, axis=-1) * 1000
+    assert err_mm.mean() < 0.5 and err_mm.max() < 1.5
     # refuses to overwrite; bad suffix; both one-line errors with exit code 2
     assert main(["fit", "--calibration", str(cal), "--keypoints", str(kpf), "--out",
                  str(out), "--quiet"]) == 2

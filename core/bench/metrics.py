@@ -29,6 +29,13 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> f
     return float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
 
 
+def median_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Median per-joint position error (mm) over entries present in both (robust to the
+    few gross failures that dominate a mean)."""
+    e = joint_errors(pred, gt)
+    return float(np.nanmedian(e)) if np.isfinite(e).any() else float("nan")
+
+
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Similarity transform (rotation, translation, scale) of ``pred`` [J, 3] onto ``gt``
     [J, 3] (least squares over joints finite in both); returns aligned [J, 3]."""

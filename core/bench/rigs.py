@@ -73,10 +73,15 @@ def panoptic_rig(data_dir: Path, subset: str = "panoptic4") -> tuple[Rig, Stage]
 
 def ring_rig(n_views: int, seed: int,
              radius: tuple[float, float] = (3.0, 5.5)) -> tuple[Rig, Stage]:
-    """``n_views`` 1280x720 cameras at random angles/radii/heights around the origin
-    (z up), looking at the body centre with random focal lengths; seeded."""
+    """``n_views`` 1280x720 cameras around the origin (z up): evenly spread azimuths with
+    random jitter (2 cameras: 70-110 degrees apart), random radii, heights and focal
+    lengths, looking at the body centre; seeded."""
     rng = np.random.default_rng(seed)
-    base = np.sort(rng.uniform(0, 2 * np.pi, n_views))
+    spacing = 2 * np.pi / n_views  # evenly spread, each jittered by up to +-30% of a step
+    base = rng.uniform(0, 2 * np.pi) + spacing * (np.arange(n_views)
+                                                  + rng.uniform(-0.3, 0.3, n_views))
+    if n_views == 2:  # two opposite cameras cannot triangulate the body's mid-plane well
+        base[1] = base[0] + rng.uniform(0.4, 0.6) * np.pi
     cams = []
     for i, a in enumerate(base):
         r = rng.uniform(*radius)

@@ -31,6 +31,7 @@ def score_case(case: Case, X: np.ndarray) -> dict[str, float]:
     bones = get_joint_set(case.scenario.joint_set).bone_indices
     return {
         "mpjpe_mm": M.mpjpe(X, gt),
+        "median_mm": M.median_error(X, gt),
         "pa_mpjpe_mm": M.pa_mpjpe(X, gt),
         "pck50": M.pck(X, gt, 50.0),
         "pck100": M.pck(X, gt, 100.0),
@@ -135,7 +136,8 @@ def _probe(data_dir: Path, method: str, frames: int, first: int | None = None,
 
 def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
               reference_renders: tuple[int, int] = (8, 24), reference_accuracy: int = 0,
-              fitter_timeout: float = 600, progress: Progress = print) -> dict:
+              fitter_timeout: float = 600, include_fitter: bool = True,
+              progress: Progress = print) -> dict:
     """Frames/s and peak memory per method and take length; fast vs reference.
 
     Reference mode has a fixed cost per render (no early stopping), so its frame rate is
@@ -145,7 +147,7 @@ def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
     compare fast and reference results (very slow on a CPU).
     """
     out: dict = {"lengths": list(lengths), "rows": [], "reference": None}
-    fit_ok = fitter_available() is None
+    fit_ok = include_fitter and fitter_available() is None
     methods = ["dlt", "subset_search", "robust_lsq"] + (["skelsplat_fast"] if fit_ok else [])
     slow = False
     for n in lengths:

@@ -45,13 +45,18 @@ class FitOptions:
             joints in front (fast default; the authors' loss, used in reference mode, pushes
             partly hidden joints away from their occluders by a few mm).
         tolerance_mm: a frame stops once its largest mean update is below this (fast).
-        chunk_frames: frames optimised together (memory stays flat with take length).
+        chunk_frames: frames optimised together (memory stays flat with take length;
+            fast default 256 on CPU, 2048 on CUDA).
+        workers: chunks fitted in parallel on CPU, each single-threaded (None: torch's
+            thread count); chunks of one wave warm-start from the previous wave.
         points_per_sigma / window_sigmas / max_window: fast windows (see
             ``core.render.lattice_windows``).
         init: ``"consensus"`` (RANSAC over view pairs) or ``"robust"`` (Pose2Sim's greedy
             camera exclusion) initial triangulation (``core.triangulation``).
         threshold_px / min_views / min_confidence / bridge_max_gap: its reprojection
             threshold, views, confidence floor, and the longest gap bridged (frames).
+        temporal_outlier_m: initial points farther than this (m) from the median of their
+            +-3 frame neighbours are dropped (then bridged); 0 = off.
     """
 
     mode: str = "fast"
@@ -77,6 +82,7 @@ class FitOptions:
     min_iterations: int | None = None
     tolerance_mm: float | None = None
     chunk_frames: int | None = None
+    workers: int | None = None
     points_per_sigma: float = 1.0
     window_sigmas: float = 3.0
     max_window: int = 15
@@ -85,6 +91,7 @@ class FitOptions:
     min_views: int = 2
     min_confidence: float = 0.0
     bridge_max_gap: int = 5
+    temporal_outlier_m: float = 0.15
     dtype: str | None = None
 
     def __post_init__(self) -> None:
@@ -110,10 +117,11 @@ class FitOptions:
         renderer = self.renderer
         if renderer == "auto":
             renderer = ("gsplat" if cuda else "full") if ref else "window"
+        device = "cuda" if (self.device == "auto" and cuda) else \
+            ("cpu" if self.device == "auto" else self.device)
         return replace(
             self,
-            device="cuda" if (self.device == "auto" and cuda) else
-            ("cpu" if self.device == "auto" else self.device),
+            device=device,
             renderer=renderer,
             iterations=steps,
             renders_per_frame=renders,
@@ -125,7 +133,7 @@ class FitOptions:
             else (0.0 if ref else 1e-5),
             tolerance_mm=self.tolerance_mm if self.tolerance_mm is not None
             else (0.0 if ref else 0.1),
-            chunk_frames=self.chunk_frames or (1 if ref else 256),
+            chunk_frames=self.chunk_frames or (1 if ref else (2048 if device == "cuda" else 256)),
             occlusion_targets=self.occlusion_targets if self.occlusion_targets is not None
             else not ref,
             dtype=self.dtype or ("float64" if ref else "float32"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -12,6 +14,8 @@ from ..errors import Cancelled, FitError
 from ..keypoints2d import Keypoints2D
 from ..triangulation import (
     bridge_gaps,
+    reject_temporal_outliers,
+    reprojection_errors,
     triangulate_consensus,
     triangulate_robust,
     undistort_keypoints,
@@ -56,6 +60,35 @@ def _device(options: FitOptions) -> bool:
         raise FitError("device 'cuda' requested but no CUDA GPU is available; "
                        "use --device auto or cpu")
     return cuda
+
+
+def _workers(opts: FitOptions, n_chunks: int) -> int:
+    """Chunks fitted in parallel: CPU threads, each running torch single-threaded (small
+    tensors: intra-op threading costs more in synchronisation than it gains, and collapses
+    on a busy machine); 1 on CUDA. At most 8 (memory: ~100 MB per worker)."""
+    if opts.device != "cpu":
+        return 1
+    if opts.workers:
+        return max(1, min(opts.workers, n_chunks))
+    import torch
+
+    return max(1, min(torch.get_num_threads(), n_chunks, 8))
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def fit_take(
@@ -108,12 +141,24 @@ def fit_take(
             undistorted=True)
         report(_INIT_SHARE * e / F, f"triangulating frames {e}/{F}")
     valid0 = np.isfinite(X0).all(-1)
+    jumps = np.zeros_like(valid0)
+    if opts.temporal_outlier_m > 0:
+        jumps = reject_temporal_outliers(X0, valid0, 3, opts.temporal_outlier_m)
+        X0[jumps] = np.nan
+        used[jumps] = False
+        valid0 &= ~jumps
     init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
     timings["triangulation"] = time.perf_counter() - t0
 
     conf = np.where(np.isfinite(und[..., :2]).all(-1), und[..., 2], 0.0)  # [F, J, V]
     detected = conf > opts.min_confidence
-    keep = used | (bridged[..., None] & detected) if opts.drop_outlier_views else detected
+    if opts.drop_outlier_views:
+        # bridged joints: the detections that agree with the interpolated position
+        err_b = reprojection_errors(rig.projection_matrices, init, und[..., :2])
+        agree = detected & (np.nan_to_num(err_b, nan=np.inf) < 2 * opts.threshold_px)
+        keep = used | (bridged[..., None] & agree)
+    else:
+        keep = detected
     weight = np.where(keep, conf, 0.0)
     fit_kp = np.concatenate([np.nan_to_num(und[..., :2]), weight[..., None]], -1)
     fit_kp = np.ascontiguousarray(np.moveaxis(fit_kp, 2, 1))  # [F, V, J, 3]
@@ -136,27 +181,50 @@ def fit_take(
     iters = np.zeros(F, dtype=int)
     losses = np.full(F, np.nan)
     chunk = int(opts.chunk_frames)
-    warm = None
-    last_report = [time.perf_counter()]
-    for s in range(0, F, chunk):
+    if opts.device == "cpu":  # enough chunks to keep every worker busy on short takes
+        chunk = max(1, min(chunk, -(-F // _workers(opts, F))))
+    starts = list(range(0, F, chunk))
+    workers = _workers(opts, len(starts))
+    done_steps: dict[int, float] = {}
+
+    def fit_chunk(s: int, warm):
         e = min(F, s + chunk)
 
-        def on_step(done: int, total: int, s: int = s, e: int = e) -> None:
-            frac = _INIT_SHARE + (1 - _INIT_SHARE) * (s + (e - s) * done / total) / F
-            report(frac, f"fitting frames {s + 1}-{e} of {F} (step {done}/{total})")
-            last_report[0] = time.perf_counter()
+        def on_step(done: int, total: int) -> None:
+            done_steps[s] = (e - s) * done / total
 
-        check_cancel()
-        ff = fit_frames(fit_kp[s:e], rig.K, w2c, init[s:e], rig.sizes, opts, lr_mm, js, bone_mm,
-                        warm, on_step, cancel)
-        means[s:e], covs[s:e], iters[s:e], losses[s:e] = ff.means, ff.covariances, \
-            ff.iterations, ff.loss
-        if opts.mode == "fast":
-            last_ok = np.isfinite(ff.means[-1]).all(-1)
-            if last_ok.any():
-                ls = np.where(last_ok[:, None], ff.log_scales[-1], np.log(opts.sigma_mm))
-                qs = np.where(last_ok[:, None], ff.quats[-1], [1.0, 0.0, 0.0, 0.0])
-                warm = (ls, qs)
+        return fit_frames(fit_kp[s:e], rig.K, w2c, init[s:e], rig.sizes, opts, lr_mm, js,
+                          bone_mm, warm, on_step, cancel)
+
+    def progress_now() -> None:
+        fitted = sum(done_steps.values())
+        report(_INIT_SHARE + (1 - _INIT_SHARE) * fitted / F,
+               f"fitting: {int(fitted)}/{F} frame-equivalents ({workers} worker(s))")
+
+    warm = None
+    with _torch_threads(1 if opts.device == "cpu" else None), \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for w0 in range(0, len(starts), workers):
+            check_cancel()
+            wave = starts[w0:w0 + workers]
+            futures = [pool.submit(fit_chunk, s, warm) for s in wave]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+                progress_now()
+                if any(f.done() and f.exception() is not None for f in futures):
+                    break
+            for s, fut in zip(wave, futures):
+                ff = fut.result()  # re-raises Cancelled / errors of the worker
+                e = min(F, s + chunk)
+                means[s:e], covs[s:e] = ff.means, ff.covariances
+                iters[s:e], losses[s:e] = ff.iterations, ff.loss
+            if opts.mode == "fast":
+                last_ok = np.isfinite(ff.means[-1]).all(-1)
+                if last_ok.any():
+                    ls = np.where(last_ok[:, None], ff.log_scales[-1], np.log(opts.sigma_mm))
+                    qs = np.where(last_ok[:, None], ff.quats[-1], [1.0, 0.0, 0.0, 0.0])
+                    warm = (ls, qs)
     timings["gaussian_fit"] = time.perf_counter() - t0
 
     # -------------------------------------------------------------- outputs
@@ -184,6 +252,7 @@ def fit_take(
         "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
         np.isfinite(losses).any() else float("nan"), "final_loss": losses,
         "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
+        "temporal_outliers": int(jumps.sum()),
         "fit_valid": int(valid.sum()), "timings_s": timings,
         "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
     }

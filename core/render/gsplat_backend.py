@@ -54,13 +54,15 @@ def render_gsplat(
     opac = torch.ones(B, J, device=means.device, dtype=f32)
     if present is not None:
         opac = opac * present.to(f32)
-    colors = torch.eye(J, device=means.device, dtype=f32).expand(B, J, J)
+    colors = torch.eye(J, device=means.device, dtype=f32).expand(B, J, J).contiguous()
     quats = torch.zeros(B, J, 4, device=means.device, dtype=f32)
     quats[..., 0] = 1.0
     img, _, _ = rasterization(
-        means.to(f32), quats, torch.ones(B, J, 3, device=means.device, dtype=f32), opac, colors,
-        world_to_cam.to(f32).expand(B, V, 4, 4), Kg.expand(B, V, 3, 3), width, height,
-        near_plane=near, eps2d=EPS2D, packed=False, covars=covs.to(f32),
+        means.to(f32).contiguous(), quats, torch.ones(B, J, 3, device=means.device, dtype=f32),
+        opac, colors,
+        world_to_cam.to(f32).expand(B, V, 4, 4).contiguous(),
+        Kg.expand(B, V, 3, 3).contiguous(), width, height,
+        near_plane=near, eps2d=EPS2D, packed=False, covars=covs.to(f32).contiguous(),
         render_mode="RGB", rasterize_mode="classic")
     return img.permute(0, 1, 4, 2, 3)  # [B, V, J, H, W]
 
