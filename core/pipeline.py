@@ -90,7 +90,8 @@ class RunOptions:
         calibration: calibration file (any format of ``read_calibration``).
         take_dir: take folder with ``calibration/`` and ``videos/``.
         keypoints: precomputed 2D keypoints (any format of ``read_keypoints``).
-        out_dir: output folder; default ``skelsplat_out/<take>``.
+        out_dir: output folder; default ``skelsplat_out/<take>`` (``<take>-2``, ``-3``... when
+            that already holds files, so a re-run never replaces an earlier one).
         take_name: name of the take (default: from the folder / file names).
         overwrite: replace existing outputs.
         device, mode, smooth, smooth_cutoff_hz: fitter settings (``FitOptions``).
@@ -281,10 +282,24 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
             name = folder.parent.name if generic else folder.name
         else:
             name = keypoints.stem if keypoints.is_file() else keypoints.resolve().name
-    out_dir = Path(options.out_dir) if options.out_dir else Path("skelsplat_out") / name
+    if options.out_dir:
+        out_dir = Path(options.out_dir)
+    else:
+        out_dir = _fresh_default_out_dir(Path("skelsplat_out") / name, options.overwrite)
     if out_dir.exists() and not out_dir.is_dir():
         raise SkelsplatError(f"output folder {str(out_dir)!r} is a file; pass --out DIR")
     return ResolvedInputs(name, calibration, videos, keypoints, out_dir)
+
+
+def _fresh_default_out_dir(base: Path, overwrite: bool) -> Path:
+    """The default output folder: ``base``, or ``base-2``, ``base-3``... when ``base`` already
+    holds files (an explicit ``--out`` is never renamed; it refuses to clobber instead)."""
+    if overwrite or not base.exists() or not any(base.iterdir()):
+        return base
+    n = 2
+    while (candidate := base.with_name(f"{base.name}-{n}")).exists() and any(candidate.iterdir()):
+        n += 1
+    return candidate
 
 
 def planned_outputs(out_dir: Path, camera_names: Sequence[str], blender: bool) -> list[Path]:
@@ -468,6 +483,9 @@ def run_pipeline(
     from .report import REPORT_NAME, figure_names
 
     report_files = [out_dir / n for n in (REPORT_NAME, *figure_names(rig.names))]
+    # The report judges the fit against the labels it used: detections after the fitter's
+    # multi-view left/right swap correction (what was relabelled is listed in the details).
+    keypoints = _with_swaps_corrected(keypoints, fit)
     summary = summarize(inputs.take_name, rig, keypoints.data, joints_kp, motion,
                         keypoints.joint_set)
     with stages.stage("report", "drawing the report") as progress:
@@ -514,6 +532,20 @@ def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
     return read
 
 
+def _with_swaps_corrected(keypoints: Keypoints2D, fit: FitResult) -> Keypoints2D:
+    """The detections relabelled by the fitter's swap correction (unchanged when none)."""
+    diag = getattr(fit, "diagnostics", None) or {}
+    flips = diag.get("swap_flips")
+    if flips is None or not np.any(flips):
+        return keypoints
+    from .swaps import apply_flips
+
+    data = apply_flips(keypoints.data, np.asarray(flips, dtype=bool), keypoints.joint_set)
+    return Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
+                       keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
+                       dict(keypoints.meta))
+
+
 def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
              keypoints_meta: dict) -> dict[str, str]:
     out = {
@@ -531,6 +563,11 @@ def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
                 f"mean confidence {st.get('mean_confidence', float('nan')):.2f}, {src}")
     diag = getattr(fit, "diagnostics", None)
     if isinstance(diag, dict):
+        per_cam = diag.get("swaps_per_camera")
+        if isinstance(per_cam, dict):
+            out["left/right swaps corrected"] = (
+                f"{diag.get('swaps_view_frames', 0)} view-frames relabelled ("
+                + ", ".join(f"{c}: {n}" for c, n in per_cam.items()) + ")")
         for key in ("mode", "device", "renderer", "iterations_mean", "frames_per_second"):
             if key in diag:
                 value = diag[key]

@@ -289,7 +289,7 @@ def reject_temporal_outliers(
     The reference for frame f is the mean of the per-coordinate medians of the valid
     entries in the ``half_window`` frames before and after it (a robust linear
     interpolation, so steady motion is not penalised); an entry farther than ``threshold``
-    (world units) from it is an outlier. Entries without valid neighbours on both sides
+    (world units) from it is an outlier. Entries without two valid neighbours on each side
     (take edges, next to gaps) are never flagged. Returns the outlier mask [F, ...].
     """
     X = np.asarray(X, dtype=float)
@@ -302,9 +302,10 @@ def reject_temporal_outliers(
 
     def side(offsets: range) -> np.ndarray:
         neigh = np.stack([Xp[h + k: h + k + F] for k in offsets], 0)
+        enough = np.isfinite(neigh).all(-1).sum(0) >= min(2, h)  # a median that can vote
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods
-            return np.nanmedian(neigh, axis=0)
+            return np.where(enough[..., None], np.nanmedian(neigh, axis=0), np.nan)
 
     ref = 0.5 * (side(range(-h, 0)) + side(range(1, h + 1)))
     dist = np.linalg.norm(X - ref, axis=-1)

@@ -191,7 +191,7 @@ def test_cancel_stops_before_the_next_stage(synthetic_take, tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_resolve_inputs_rules(synthetic_take, tmp_path):
+def test_resolve_inputs_rules(synthetic_take, tmp_path, monkeypatch):
     with pytest.raises(SkelsplatError, match="no calibration"):
         resolve_inputs(RunOptions(keypoints=synthetic_take["keypoints"]))
     with pytest.raises(SkelsplatError, match="nothing to fit"):
@@ -212,6 +212,7 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path):
     with pytest.raises(SkelsplatError, match="--model"):
         resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   videos=[synthetic_take["keypoints"]], backend="onnx"))
+    monkeypatch.chdir(tmp_path)
     r = resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   keypoints=synthetic_take["keypoints"]))
     assert r.take_name == "keypoints" and r.videos is None
@@ -234,14 +235,33 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path):
     assert r.out_dir == tmp_path / "o"
 
 
-def test_resolve_inputs_defaults_to_the_demo_take():
+def test_resolve_inputs_defaults_to_the_demo_take(tmp_path, monkeypatch):
     from skelsplat.core.take import demo_take_dir
 
     if not (demo_take_dir() / "videos").is_dir():
         pytest.skip("the bundled demo take is not in this checkout yet")
+    monkeypatch.chdir(tmp_path)
     r = resolve_inputs(RunOptions())
     assert r.take_name == "demo" and len(r.videos) == 4
     assert r.out_dir == Path("skelsplat_out") / "demo"
+
+
+def test_default_output_folder_never_replaces_an_earlier_run(tmp_path, monkeypatch,
+                                                              synthetic_take):
+    monkeypatch.chdir(tmp_path)
+    opts = {"calibration": synthetic_take["calibration"], "keypoints": synthetic_take["keypoints"]}
+    base = Path("skelsplat_out") / "keypoints"
+    assert resolve_inputs(RunOptions(**opts)).out_dir == base
+    base.mkdir(parents=True)
+    assert resolve_inputs(RunOptions(**opts)).out_dir == base  # empty folder: reused
+    (base / "joints.npz").write_bytes(b"earlier run")
+    assert resolve_inputs(RunOptions(**opts)).out_dir == base.with_name("keypoints-2")
+    (base.with_name("keypoints-2")).mkdir()
+    (base.with_name("keypoints-2") / "report.html").write_text("earlier run")
+    assert resolve_inputs(RunOptions(**opts)).out_dir == base.with_name("keypoints-3")
+    # --overwrite means "replace the default folder"; an explicit --out is never renamed.
+    assert resolve_inputs(RunOptions(**opts, overwrite=True)).out_dir == base
+    assert resolve_inputs(RunOptions(**opts, out_dir=base)).out_dir == base
 
 
 def test_bad_offsets_are_a_user_error(synthetic_take, tmp_path, capsys):

@@ -116,3 +116,16 @@ def test_bridge_gaps_short_only():
     assert bridged[5:8, 0].all() and bridged.sum() == 3
     assert np.allclose(Xf[5:8, 0], X[5:8, 0])
     assert np.isnan(Xf[12:22, 0]).all() and np.isnan(Xf[:2, 1]).all()
+
+
+def test_reject_temporal_outliers_flags_jumps_not_motion():
+    from skelsplat.core.triangulation import reject_temporal_outliers
+
+    F = 40
+    t = np.arange(F) / 30.0
+    X = np.stack([1.5 * t, np.sin(3 * t), np.ones(F)], -1)[:, None]  # 1.5 m/s, smooth
+    valid = np.ones((F, 1), bool)
+    X[10, 0] += [0.0, 0.3, 0.0]  # a 30 cm glitch
+    X[0, 0] += [0.5, 0.0, 0.0]  # at the edge: no neighbours before it, never flagged
+    out = reject_temporal_outliers(X, valid, 3, 0.15)
+    assert out[10, 0] and out.sum() == 1

@@ -151,7 +151,7 @@ def accuracy_section(acc: dict, plots: Path, rel: str) -> list[str]:
         cells = [f"**{_f(v)}**" if v == best else _f(v) for v in vals.values()]
         if FAST in methods:
             tri = min((vals[m] for m in TRIANGULATION_BASELINES if m in vals), default=math.nan)
-            cells.append(_f(vals[FAST] / tri, 2) + "×" if tri > 0 else "–")
+            cells.append(_f(vals[FAST] / tri, 2) + "×" if tri > 0.1 else "–")
         lines.append(f"| {s['name']} | {s['rig']} | {s['detected']:.0%} | " + " | ".join(cells)
                      + " |")
     lines += ["", "Median per-joint error (mm; robust to the few gross failures that dominate "

@@ -55,8 +55,13 @@ class FitOptions:
             camera exclusion) initial triangulation (``core.triangulation``).
         threshold_px / min_views / min_confidence / bridge_max_gap: its reprojection
             threshold, views, confidence floor, and the longest gap bridged (frames).
-        temporal_outlier_m: initial points farther than this (m) from the median of their
-            +-3 frame neighbours are dropped (then bridged); 0 = off.
+        swap_correction: undo left/right swaps of the detections before the initial
+            triangulation (``core.swaps.correct_swaps``: per frame, view and limb group,
+            checked against the other views); fast default on, off in reference mode.
+        swap_ratio: flip a group when its exchanged error < ratio x the error as detected.
+        temporal_outlier_m: initial points with weak view support (2 views, or a used
+            view above ``threshold_px``) farther than this (m) from a robust interpolation
+            of their +-3 frame neighbours are dropped (then bridged); 0 = off.
     """
 
     mode: str = "fast"
@@ -92,6 +97,8 @@ class FitOptions:
     min_confidence: float = 0.0
     bridge_max_gap: int = 5
     temporal_outlier_m: float = 0.15
+    swap_correction: bool | None = None
+    swap_ratio: float = 0.5
     dtype: str | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +109,8 @@ class FitOptions:
                                f"{allowed}")
         if self.sigma_mm <= 0 or self.smooth_cutoff_hz <= 0:
             raise FitError("fit options: sigma_mm and smooth_cutoff_hz must be positive")
+        if not 0 < self.swap_ratio <= 1:
+            raise FitError(f"fit options: swap_ratio must be in (0, 1], got {self.swap_ratio}")
         if self.min_views < 2:
             raise FitError(f"fit options: min_views must be >= 2, got {self.min_views}")
         for name in ("iterations", "chunk_frames", "renders_per_frame"):
@@ -137,6 +146,8 @@ class FitOptions:
             occlusion_targets=self.occlusion_targets if self.occlusion_targets is not None
             else not ref,
             dtype=self.dtype or ("float64" if ref else "float32"),
+            swap_correction=self.swap_correction if self.swap_correction is not None
+            else not ref,
         )
 
     def as_dict(self) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 from ..camera import Rig
 from ..errors import Cancelled, FitError
 from ..keypoints2d import Keypoints2D
+from ..swaps import apply_flips, correct_swaps
 from ..triangulation import (
     bridge_gaps,
     reject_temporal_outliers,
@@ -101,10 +102,13 @@ def fit_take(
     """Fit the Gaussian skeleton to every frame of a take.
 
     Steps: align keypoint views to the rig by camera name; undistort the detections once
-    (the fit works in each camera's ideal pinhole image); robust confidence-weighted
-    triangulation with camera exclusion; bridge short gaps; whole-take bone lengths
-    (median of the initial guess); fit chunk by chunk (``options.chunk_frames``), each chunk
-    warm-starting the Gaussian shapes from the previous one; optional zero-phase smoothing.
+    (the fit works in each camera's ideal pinhole image); undo left/right swaps per view and
+    limb group (``options.swap_correction``, :func:`~skelsplat.core.swaps.correct_swaps`;
+    ``reprojection_error_px`` is then measured against the corrected labels); robust
+    confidence-weighted triangulation with camera exclusion; bridge short gaps; whole-take
+    bone lengths (median of the initial guess); fit chunk by chunk
+    (``options.chunk_frames``), each chunk warm-starting the Gaussian shapes from the
+    previous one; optional zero-phase smoothing.
 
     Joints without an initial guess (fewer than 2 usable views and no bridge) are NaN with
     ``valid`` False. ``progress(fraction, message)`` is called after every optimiser step
@@ -131,24 +135,39 @@ def fit_take(
     und = np.empty_like(data)
     X0 = np.full((F, J, 3), np.nan)
     used = np.zeros((F, J, V), dtype=bool)
+    err0 = np.full((F, J, V), np.nan)
     for s in range(0, F, _TRI_BLOCK):
         check_cancel()
         e = min(F, s + _TRI_BLOCK)
         und[s:e] = undistort_keypoints(rig, data[s:e])
-        triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
-        X0[s:e], used[s:e], _ = triangulate(
+    swaps = None
+    if opts.swap_correction:
+        t1 = time.perf_counter()
+        swaps = correct_swaps(rig, np.moveaxis(und, 2, 1), js, opts.threshold_px,
+                              opts.swap_ratio, min_confidence=opts.min_confidence)
+        und = np.ascontiguousarray(np.moveaxis(swaps.keypoints, 1, 2))
+        timings["swap_correction"] = time.perf_counter() - t1
+    triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
+    for s in range(0, F, _TRI_BLOCK):
+        check_cancel()
+        e = min(F, s + _TRI_BLOCK)
+        X0[s:e], used[s:e], err0[s:e] = triangulate(
             rig, und[s:e], opts.threshold_px, opts.min_views, opts.min_confidence,
             undistorted=True)
         report(_INIT_SHARE * e / F, f"triangulating frames {e}/{F}")
     valid0 = np.isfinite(X0).all(-1)
     jumps = np.zeros_like(valid0)
     if opts.temporal_outlier_m > 0:
-        jumps = reject_temporal_outliers(X0, valid0, 3, opts.temporal_outlier_m)
+        # only points with weak view support can be overruled by their neighbours in time:
+        # two views, or a used view still above the reprojection threshold
+        worst = np.max(np.where(used, np.nan_to_num(err0, nan=0.0), 0.0), axis=-1)
+        weak = (used.sum(-1) <= 2) | (worst > opts.threshold_px)
+        jumps = reject_temporal_outliers(X0, valid0, 3, opts.temporal_outlier_m) & weak
         X0[jumps] = np.nan
         used[jumps] = False
         valid0 &= ~jumps
     init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
-    timings["triangulation"] = time.perf_counter() - t0
+    timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
 
     conf = np.where(np.isfinite(und[..., :2]).all(-1), und[..., 2], 0.0)  # [F, J, V]
     detected = conf > opts.min_confidence
@@ -233,9 +252,25 @@ def fit_take(
     means[~valid] = np.nan
     covs[~valid] = np.nan
     proj = np.moveaxis(rig.project(means), 2, 1)  # [F, V, J, 2] distorted px
-    has_det = kp.data[..., 2] > 0
-    err = np.linalg.norm(proj - kp.data[..., :2], axis=-1)
+    det = kp.data if swaps is None else apply_flips(kp.data, swaps.flipped, js)
+    has_det = det[..., 2] > 0
+    err = np.linalg.norm(proj - det[..., :2], axis=-1)  # against the corrected labels
     err = np.where(has_det & np.isfinite(err), err, np.nan)
+    swap_diag = {}
+    if swaps is not None:
+        raw_err = np.linalg.norm(proj - kp.data[..., :2], axis=-1)
+        raw_err = raw_err[(kp.data[..., 2] > 0) & np.isfinite(raw_err)]
+        swap_diag = {
+            "swaps_corrected": int(swaps.flipped.sum()),
+            "swaps_view_frames": int(swaps.view_frames_flipped.sum()),
+            "swaps_per_camera": {n: int(c) for n, c in
+                                 zip(rig.names, swaps.view_frames_flipped.sum(0))},
+            "swaps_per_group": {g: int(c) for g, c in
+                                zip(swaps.groups, swaps.flipped.sum((0, 1)))},
+            "swap_groups": list(swaps.groups), "swap_flips": swaps.flipped,
+            "reprojection_error_uncorrected_px": float(raw_err.mean()) if raw_err.size
+            else float("nan"),
+        }
     raw = means.copy()
     if opts.smooth == "butterworth":
         if not kp.fps:
@@ -252,7 +287,7 @@ def fit_take(
         "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
         np.isfinite(losses).any() else float("nan"), "final_loss": losses,
         "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
-        "temporal_outliers": int(jumps.sum()),
+        "temporal_outliers": int(jumps.sum()), **swap_diag,
         "fit_valid": int(valid.sum()), "timings_s": timings,
         "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
     }

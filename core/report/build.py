@@ -8,8 +8,8 @@ summary holds every stage's time).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +46,13 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
-def _read_frames(reader: FrameReader | None, cameras: list[str],
-                 frames: list[int]) -> dict[tuple[str, int], np.ndarray | None]:
-    """Footage frames of every (camera, frame), decoded by a few threads (decoders release
-    the GIL, so cameras decode in parallel)."""
-    if reader is None or not frames:
+def _start_reading(pool: ThreadPoolExecutor, reader: FrameReader | None, cameras: list[str],
+                   frames: list[int]) -> dict[tuple[str, int], Future]:
+    """Queue the decoding of every (camera, frame) footage frame on ``pool`` (decoders
+    release the GIL, so cameras decode in parallel, also with the plotting)."""
+    if reader is None:
         return {}
-    keys = [(c, f) for c in cameras for f in frames]
-    workers = max(1, min(len(cameras), os.cpu_count() or 1, 4))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(lambda key: reader(*key), keys))
-    return dict(zip(keys, images))
+    return {(c, f): pool.submit(reader, c, f) for c in cameras for f in frames}
 
 
 def make_figures(
@@ -69,48 +65,57 @@ def make_figures(
     n_frames: int = 3,
     progress: Callable[[float, str], None] | None = None,
 ) -> list[FigureRef]:
-    """Write the overlay, reprojection and bone-length PNGs; return their references."""
+    """Write the overlay, reprojection and bone-length PNGs; return their references
+    (overlays first)."""
     out_dir = Path(out_dir)
-    refs: list[FigureRef] = []
     js = get_joint_set(keypoints.joint_set)
     _, fit_bones = canonical_bones(motion.joint_names)
     rows = pick_report_frames(motion.valid, n_frames)
+    frames = [int(motion.frame_numbers[r]) for r in rows]
     n_steps = len(rig) + 2
-    images = _read_frames(frame_reader, rig.names,
-                          [int(motion.frame_numbers[r]) for r in rows])
-    for v, cam in enumerate(rig):
-        panels = []
-        for r in rows:
-            frame = int(motion.frame_numbers[r])
-            panels.append(OverlayPanel(frame, images.get((cam.name, frame)),
-                                       keypoints.data[r, v], cam.project(motion.joints3d[r])))
-        name = f"overlay_{_safe(cam.name)}.png"
-        plot_camera_overlays(out_dir / name, cam.name, cam.size, panels, js.bone_indices,
-                             fit_bones)
-        footage = "footage" if frame_reader is not None else "no footage (grey canvas)"
-        refs.append(FigureRef("Detections and reprojected fit", name,
-                              f"{cam.name}: {footage}; green = 2D detections ({js.name}), "
-                              "magenta = fitted canonical skeleton projected into the camera"))
-        if progress:
-            progress((v + 1) / n_steps, f"overlay {cam.name}")
+    report = progress or (lambda f, m: None)
+    workers = max(1, min(len(rig), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = _start_reading(pool, frame_reader, rig.names, frames)
+        stats = _stat_figures(out_dir, summary, rig, js.joints, motion.frame_numbers)
+        report(2 / n_steps, "reprojection errors and bone lengths")
+        overlays = []
+        for v, cam in enumerate(rig):
+            panels = []
+            for r, frame in zip(rows, frames):
+                job = pending.get((cam.name, frame))
+                panels.append(OverlayPanel(frame, job.result() if job else None,
+                                           keypoints.data[r, v], cam.project(motion.joints3d[r])))
+            name = f"overlay_{_safe(cam.name)}.png"
+            plot_camera_overlays(out_dir / name, cam.name, cam.size, panels, js.bone_indices,
+                                 fit_bones)
+            footage = "footage" if frame_reader is not None else "no footage (grey canvas)"
+            overlays.append(FigureRef(
+                "Detections and reprojected fit", name,
+                f"{cam.name}: {footage}; green = 2D detections ({js.name}), "
+                "magenta = fitted canonical skeleton projected into the camera"))
+            report((v + 3) / n_steps, f"overlay {cam.name}")
+    return overlays + stats
+
+
+def _stat_figures(out_dir: Path, summary: RunSummary, rig: Rig, joint_names: Sequence[str],
+                  frame_numbers: np.ndarray) -> list[FigureRef]:
+    """The reprojection-error heatmap and the bone-length figure."""
+    refs = []
     err = summary.reprojection_error_px
     if err is not None:
         plot_reprojection_errors(out_dir / "reprojection_error.png",
-                                 nanmean_or_nan(err, axis=0), rig.names, list(js.joints))
+                                 nanmean_or_nan(err, axis=0), rig.names, list(joint_names))
         refs.append(FigureRef("Reprojection error per joint and camera",
                               "reprojection_error.png",
                               "mean over frames of the distance between detection and "
                               "reprojected fitted joint"))
-    if progress:
-        progress((len(rig) + 1) / n_steps, "reprojection errors")
     if summary.bone_lengths_mm is not None and summary.bone_names:
         plot_bone_lengths(out_dir / "bone_lengths.png", summary.bone_lengths_mm,
-                          motion.frame_numbers, summary.bone_names)
+                          frame_numbers, summary.bone_names)
         refs.append(FigureRef("Bone-length stability", "bone_lengths.png",
                               "each bone's length minus its median over the take, and its "
                               "standard deviation"))
-    if progress:
-        progress(1.0, "bone lengths")
     return refs
 
 
