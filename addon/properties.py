@@ -25,6 +25,8 @@ MODE_ITEMS = [
 SMOOTH_ITEMS = [
     ("off", "Off", "No temporal smoothing (raw fitted joints)"),
     ("butterworth", "Butterworth", "Zero-phase low-pass filter (6 Hz); raw joints are kept"),
+    ("robust", "Robust", "Reject single-frame spikes, then the 6 Hz zero-phase filter; "
+     "raw joints are kept"),
 ]
 
 

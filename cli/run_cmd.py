@@ -53,9 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     fit.add_argument("--mode", choices=("fast", "reference"), default="fast")
-    fit.add_argument("--smooth", choices=("off", "butterworth"), default="off",
-                     help="zero-phase temporal smoothing of the fitted joints (default off; "
-                          "the raw joints stay in joints.npz)")
+    fit.add_argument("--smooth", choices=("off", "butterworth", "robust"), default="robust",
+                     help="temporal smoothing of the fitted joints (default robust: spike "
+                          "rejection + zero-phase low-pass; the raw joints stay in joints.npz)")
     fit.add_argument("--smooth-cutoff", type=float, default=6.0, metavar="HZ",
                      help="Butterworth cutoff frequency (default 6 Hz)")
     p.set_defaults(func=run)

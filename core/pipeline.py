@@ -112,7 +112,7 @@ class RunOptions:
     overwrite: bool = False
     device: str = "auto"
     mode: str = "fast"
-    smooth: str = "off"
+    smooth: str = "robust"
     smooth_cutoff_hz: float = 6.0
     backend: str = "mediapipe"
     model: str | Path | None = None

@@ -86,3 +86,37 @@ def repo_root() -> Path:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"skelsplat repo: {REPO_ROOT}", f"python: {sys.version.split()[0]}",
             f"BLENDER_USER_RESOURCES: {os.environ['BLENDER_USER_RESOURCES']}"]
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """Run `skelsplat detect` once per session on the bundled demo, with a private cache;
+    returns (out folder, stdout)."""
+    import contextlib
+    import io
+
+    from skelsplat.cli.main import main
+    from skelsplat.core.take import demo_take_dir
+
+    root = demo_take_dir()
+    out = tmp_path_factory.mktemp("demo_detect")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["detect", "--videos", str(root / "videos"), "--calibration",
+                     str(root / "calibration" / "Calib.qca.txt"), "--out", str(out / "kp"),
+                     "--cache-dir", str(out / "cache")])
+    assert code == 0
+    return out, buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def demo_keypoints(demo_run):
+    """The demo's MediaPipe detections (Keypoints2D, 100 frames x 4 cameras x 33 joints)."""
+    import numpy as np
+
+    from skelsplat.core.keypoints2d import Keypoints2D
+
+    out, _ = demo_run
+    with np.load(out / "kp" / "keypoints.npz") as z:
+        return Keypoints2D(z["keypoints"], list(z["camera_names"]), str(z["joint_set"]),
+                           z["frame_numbers"], float(z["fps"]))

@@ -14,8 +14,6 @@ Stated bounds (measured on this machine: see docs/detection.md):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -31,33 +29,6 @@ LIMBS = [get_joint_set("blazepose_33").index(f"{side}_{part}")
          for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
          for side in ("left", "right")]
 CAMERAS = ["cam01", "cam02", "cam03", "cam04"]
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> tuple[Path, str]:
-    """Run the CLI once on the demo; returns (out folder, stdout)."""
-    import contextlib
-    import io
-
-    from skelsplat.cli.main import main
-
-    root = demo_take_dir()
-    out = tmp_path_factory.mktemp("demo_detect")
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = main(["detect", "--videos", str(root / "videos"), "--calibration",
-                     str(root / "calibration" / "Calib.qca.txt"), "--out", str(out / "kp"),
-                     "--cache-dir", str(out / "cache")])
-    assert code == 0
-    return out, buf.getvalue()
-
-
-@pytest.fixture(scope="session")
-def demo_keypoints(demo_run) -> Keypoints2D:
-    out, _ = demo_run
-    with np.load(out / "kp" / "keypoints.npz") as z:
-        return Keypoints2D(z["keypoints"], list(z["camera_names"]), str(z["joint_set"]),
-                           z["frame_numbers"], float(z["fps"]))
 
 
 def test_detect_covers_all_cameras_and_frames(demo_run, demo_keypoints) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
@@ -131,30 +128,12 @@ def test_reference_mode_keeps_the_authors_behaviour():
     assert FitOptions(mode="reference", swap_correction=True).resolved(4, False).swap_correction
 
 
-def _demo_keypoints(root: Path):
+def test_demo_cam02_reprojection_error_drops(demo_keypoints):
     from skelsplat.core.calibration import read_calibration
+    from skelsplat.core.take import demo_take_dir
 
-    cache = root / "demo" / "videos" / ".skelsplat_cache"
-    calib = root / "demo" / "calibration" / "Calib.qca.txt"
-    if not calib.exists() or not cache.is_dir():
-        pytest.skip("demo calibration or cached detections absent")
-    rig = read_calibration(calib)
-    views = []
-    for name in rig.names:
-        files = sorted(cache.glob(f"{name}-*.npz"))
-        if not files:
-            pytest.skip(f"no cached detections for {name}")
-        views.append(np.load(files[0]))
-    if len({len(v["frame_numbers"]) for v in views}) != 1:
-        pytest.skip("cached detections of different lengths")
-    data = np.stack([v["keypoints"][:, 0] for v in views], 1).astype(float)
-    kp = Keypoints2D(data, rig.names, str(views[0]["joint_set"]),
-                     views[0]["frame_numbers"], float(views[0]["fps"]), source="demo cache")
-    return rig, kp
-
-
-def test_demo_cam02_reprojection_error_drops(repo_root):
-    rig, kp = _demo_keypoints(Path(repo_root))
+    rig = read_calibration(demo_take_dir() / "calibration" / "Calib.qca.txt")
+    kp = demo_keypoints.aligned_to(rig)
     before = fit_take(kp, rig, FitOptions(swap_correction=False))
     after = fit_take(kp, rig)
     e0 = np.nanmean(before.reprojection_error_px, axis=(0, 2))

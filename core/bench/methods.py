@@ -58,8 +58,10 @@ def baseline(name: str) -> Method:
 
 
 def all_methods(device: str = "auto", include_fitter: bool = True) -> dict[str, Method]:
-    """Every baseline, then ``skelsplat_fast`` when the fitter is importable."""
+    """Every baseline, then ``skelsplat_fast`` and ``skelsplat_fast_robust`` (fast mode with
+    robust temporal smoothing) when the fitter is importable."""
     out = {name: baseline(name) for name in BASELINES}
     if include_fitter and fitter_available() is None:
         out["skelsplat_fast"] = fitter("fast", device)
+        out["skelsplat_fast_robust"] = fitter("fast", device, smooth="robust")
     return out

@@ -9,7 +9,7 @@ from ..errors import FitError
 MODES = ("fast", "reference")
 DEVICES = ("auto", "cpu", "cuda")
 RENDERERS = ("auto", "window", "exact", "full", "gsplat")
-SMOOTHERS = ("off", "butterworth")
+SMOOTHERS = ("off", "butterworth", "robust")
 INITS = ("consensus", "robust")
 
 

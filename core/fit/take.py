@@ -272,12 +272,13 @@ def fit_take(
             else float("nan"),
         }
     raw = means.copy()
-    if opts.smooth == "butterworth":
+    if opts.smooth != "off":
         if not kp.fps:
             raise FitError("smoothing needs the take's frame rate; pass fps (CLI: --fps)")
-        from ..smoothing import butterworth_smooth
+        from ..smoothing import butterworth_smooth, robust_smooth
 
-        means = butterworth_smooth(means, valid, kp.fps, opts.smooth_cutoff_hz)
+        smoother = robust_smooth if opts.smooth == "robust" else butterworth_smooth
+        means = smoother(means, valid, kp.fps, opts.smooth_cutoff_hz)
     timings["outputs"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     diagnostics = {
