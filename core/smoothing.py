@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -65,7 +67,8 @@ def reject_spikes(
         smooth = butterworth_smooth(_interpolate(X, valid, valid & ~spike), valid, fps,
                                     cutoff_hz)
         dev = np.linalg.norm(X - smooth, axis=-1)  # [F, ...]
-        with np.errstate(all="ignore"), _quiet_nan_warnings():
+        with warnings.catch_warnings():  # all-NaN columns (joints never valid)
+            warnings.simplefilter("ignore", RuntimeWarning)
             scale = 1.4826 * np.nanmedian(np.where(valid & ~spike, dev, np.nan), axis=0)
         new = valid & (dev > np.maximum(n_sigma * np.nan_to_num(scale), min_deviation))
         if np.array_equal(new, spike):
@@ -114,17 +117,3 @@ def robust_smooth(
     filled_valid = valid & np.isfinite(filled).all(-1)
     out = butterworth_smooth(filled, filled_valid, fps, cutoff_hz, order)
     return np.where(valid[..., None], out, np.nan)
-
-
-class _quiet_nan_warnings:  # noqa: N801 - used as a context manager
-    """Silence numpy's 'All-NaN slice' warnings inside the Hampel test."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
