@@ -180,17 +180,10 @@ def triangulate_robust(
         reprojection error in undistorted pixels of the final X in every view with a
         detection (NaN where there is none or X is NaN).
     """
-    if min_views < 2:
-        raise ValueError(f"min_views must be >= 2, got {min_views}")
-    kp = np.asarray(keypoints_uv_conf, dtype=float)
-    und = kp if undistorted else undistort_keypoints(rig, kp)
-    P = rig.projection_matrices
+    P, batch, und, conf, detected = _flat_views(rig, keypoints_uv_conf, min_views,
+                                                min_confidence, undistorted)
     V = len(rig)
-    batch = und.shape[:-2]
-    und = und.reshape(-1, V, 3)  # flat batch [N, V, 3]
     uv = und[..., :2]
-    conf = np.where(np.isfinite(und[..., 2]), und[..., 2], 0.0)
-    detected = (conf > min_confidence) & np.isfinite(uv).all(-1)
     used = detected.copy()
     X = triangulate_dlt(P, uv, np.where(used, conf, 0.0))
     eye = np.eye(V, dtype=bool)
@@ -215,9 +208,7 @@ def triangulate_robust(
         if not possible.any():
             break
     X[used.sum(-1) < min_views] = np.nan
-    errors = reprojection_errors(P, X, np.where(detected[..., None], uv, np.nan))
-    used &= np.isfinite(X).all(-1)[..., None]
-    return X.reshape((*batch, 3)), used.reshape((*batch, V)), errors.reshape((*batch, V))
+    return _unflatten(P, X, uv, detected, used, batch)
 
 
 def triangulate_consensus(
@@ -237,17 +228,10 @@ def triangulate_consensus(
     agree. Points whose best proposal has fewer than ``min_views`` inliers fall back to
     :func:`triangulate_robust`. Same arguments and returns as :func:`triangulate_robust`.
     """
-    if min_views < 2:
-        raise ValueError(f"min_views must be >= 2, got {min_views}")
-    kp = np.asarray(keypoints_uv_conf, dtype=float)
-    und = kp if undistorted else undistort_keypoints(rig, kp)
+    P, batch, und, conf, detected = _flat_views(rig, keypoints_uv_conf, min_views,
+                                                min_confidence, undistorted)
     V = len(rig)
-    batch = und.shape[:-2]
-    und = und.reshape(-1, V, 3)
-    P = rig.projection_matrices
     uv = und[..., :2]
-    conf = np.where(np.isfinite(und[..., 2]), und[..., 2], 0.0)
-    detected = (conf > min_confidence) & np.isfinite(uv).all(-1)
     pa, pb = np.triu_indices(V, 1)
     n_pairs = len(pa)
     sel = np.zeros((n_pairs, V), dtype=bool)
@@ -273,8 +257,44 @@ def triangulate_consensus(
         Xf, uf, _ = triangulate_robust(rig, und[fallback], threshold_px, min_views,
                                        min_confidence, undistorted=True)
         X[fallback], used[fallback] = Xf, uf
+    return _unflatten(P, X, uv, detected, used, batch)
+
+
+def _flat_views(
+    rig: Rig,
+    keypoints_uv_conf: np.ndarray,  # [..., V, 3]
+    min_views: int,
+    min_confidence: float,
+    undistorted: bool,
+) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """Shared input handling of the robust triangulators.
+
+    Returns P [V, 3, 4], the batch shape, undistorted keypoints [N, V, 3] (flat batch),
+    confidences [N, V] (0 where not finite) and the detected mask [N, V].
+    """
+    if min_views < 2:
+        raise ValueError(f"min_views must be >= 2, got {min_views}")
+    kp = np.asarray(keypoints_uv_conf, dtype=float)
+    und = kp if undistorted else undistort_keypoints(rig, kp)
+    batch = und.shape[:-2]
+    und = und.reshape(-1, len(rig), 3)
+    conf = np.where(np.isfinite(und[..., 2]), und[..., 2], 0.0)
+    detected = (conf > min_confidence) & np.isfinite(und[..., :2]).all(-1)
+    return rig.projection_matrices, batch, und, conf, detected
+
+
+def _unflatten(
+    P: np.ndarray,  # [V, 3, 4]
+    X: np.ndarray,  # [N, 3]
+    uv: np.ndarray,  # [N, V, 2]
+    detected: np.ndarray,  # [N, V]
+    used: np.ndarray,  # [N, V]
+    batch: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final errors in every detected view and the robust triangulators' return shapes."""
+    V = P.shape[0]
     errors = reprojection_errors(P, X, np.where(detected[..., None], uv, np.nan))
-    used &= np.isfinite(X).all(-1)[..., None]
+    used = used & np.isfinite(X).all(-1)[..., None]
     return X.reshape((*batch, 3)), used.reshape((*batch, V)), errors.reshape((*batch, V))
 
 
