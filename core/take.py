@@ -36,7 +36,6 @@ Every warning is returned in ``Take.warnings`` (and logged at INFO level); none 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +44,7 @@ import numpy as np
 
 from .camera import Camera, Rig
 from .errors import VideoError
+from .names import match_camera_names
 from .video import VideoInfo, list_videos, probe_video
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,6 @@ def demo_take_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "demo"
 
 
-def _digits(s: str) -> int | None:
-    found = re.findall(r"\d+", s)
-    return int(found[-1]) if found else None
-
-
 def match_videos(
     camera_names: Sequence[str],
     videos: Sequence[str | Path],
@@ -139,22 +134,15 @@ def match_videos(
             raise VideoError(f"video mapping for camera {cam!r}: {str(target)!r} is not one of "
                              f"the videos {[p.name for p in paths]}")
         result[cam] = hits[0]
-    rules = (
-        lambda c, p: p.stem == c,
-        lambda c, p: p.stem.lower() == c.lower(),
-        lambda c, p: _digits(c) is not None and _digits(c) == _digits(p.stem),
-    )
-    for rule in rules:
-        for cam in camera_names:
-            if cam in result:
-                continue
-            taken = set(result.values())
-            hits = [p for p in paths if p not in taken and rule(cam, p)]
-            if len(hits) == 1:
-                result[cam] = hits[0]
-            elif len(hits) > 1:
-                raise VideoError(f"camera {cam!r} matches several videos "
-                                 f"{[p.name for p in hits]}; pass an explicit mapping")
+
+    def ambiguous(cam: str, hits: list[int]) -> VideoError:
+        return VideoError(f"camera {cam!r} matches several videos "
+                          f"{[paths[i].name for i in hits]}; pass an explicit mapping")
+
+    fixed = {c: paths.index(p) for c, p in result.items() if p in paths}
+    todo = [c for c in camera_names if c not in result]
+    matched = match_camera_names(todo, [p.stem for p in paths], ambiguous, fixed)
+    result.update({c: paths[i] for c, i in matched.items() if c not in result})
     missing = [c for c in camera_names if c not in result]
     if missing and allow_sorted and len(paths) == len(camera_names):
         return dict(zip(camera_names, sorted(paths, key=lambda p: p.name)))

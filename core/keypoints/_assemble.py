@@ -4,8 +4,8 @@ frame alignment with sync offsets, and the choice of one person per frame.
 Per-camera readers return a :class:`CameraTrack`: for each source frame number, the
 candidate people ``[P, J, 3]`` (u, v px, confidence). :func:`assemble` then
 
-1. matches camera names to the rig (or ``camera_names``) by: equal names, equal ignoring
-   case, equal digits as numbers (``cam01_json`` <-> ``cam_1``);
+1. matches camera names to the rig (or ``camera_names``) with ``core.names``: equal names,
+   equal ignoring case, equal camera numbers (``cam01_json`` <-> ``cam_1``);
 2. applies sync offsets: ``offsets[camera] = o`` means take frame ``t`` is source frame
    ``t + o`` (the convention of ``core.take``); take frames < 0 are dropped;
 3. spans every take frame from the first to the last one any camera has; a frame that a
@@ -15,7 +15,6 @@ candidate people ``[P, J, 3]`` (u, v px, confidence). :func:`assemble` then
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 from ..camera import Rig
 from ..errors import KeypointError
 from ..keypoints2d import Keypoints2D
+from ..names import match_camera_names
 from .people import select_people
 
 #: Largest |frame number| accepted, and the longest take (frames) assembled.
@@ -55,30 +55,14 @@ class CameraTrack:
         return None
 
 
-def _digits(name: str) -> int | None:
-    found = re.findall(r"\d+", name)
-    return int(found[-1]) if found else None
-
-
 def match_names(found: Sequence[str], wanted: Sequence[str], where: str) -> list[int]:
     """Index into ``found`` for every name of ``wanted`` (rules in the module docstring)."""
-    rules = (
-        lambda w, f: w == f,
-        lambda w, f: w.lower() == f.lower(),
-        lambda w, f: _digits(w) is not None and _digits(w) == _digits(f),
-    )
-    result: dict[str, int] = {}
-    for rule in rules:
-        for w in wanted:
-            if w in result:
-                continue
-            taken = set(result.values())
-            hits = [i for i, f in enumerate(found) if i not in taken and rule(w, f)]
-            if len(hits) == 1:
-                result[w] = hits[0]
-            elif len(hits) > 1:
-                raise KeypointError(f"{where}: camera {w!r} matches several keypoint cameras "
-                                    f"{[found[i] for i in hits]}")
+
+    def ambiguous(w: str, hits: list[int]) -> KeypointError:
+        return KeypointError(f"{where}: camera {w!r} matches several keypoint cameras "
+                             f"{[found[i] for i in hits]}")
+
+    result = match_camera_names(wanted, found, ambiguous)
     missing = [w for w in wanted if w not in result]
     if missing:
         raise KeypointError(f"{where}: no keypoints for camera(s) {missing}; keypoint cameras "
