@@ -82,9 +82,10 @@ def _interpolate(
     valid: np.ndarray,  # [F, ...]
     keep: np.ndarray,  # [F, ...] subset of valid whose values are trusted
 ) -> np.ndarray:  # [F, ..., 3]
-    """Replace valid-but-untrusted points by linear interpolation between trusted ones."""
+    """Replace valid-but-untrusted points by linear interpolation between trusted ones
+    (kept as they are where a joint has fewer than 2 trusted points)."""
     F = X.shape[0]
-    out = np.where(keep[..., None], X, np.nan).reshape(F, -1, 3)
+    out = np.where(valid[..., None], X, np.nan).reshape(F, -1, 3)
     kf, vf = keep.reshape(F, -1), valid.reshape(F, -1)
     t = np.arange(F)
     for k in np.flatnonzero((vf & ~kf).any(0)):
@@ -114,6 +115,4 @@ def robust_smooth(
     valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
     spike = reject_spikes(X, valid, fps, cutoff_hz)
     filled = _interpolate(X, valid, valid & ~spike)
-    filled_valid = valid & np.isfinite(filled).all(-1)
-    out = butterworth_smooth(filled, filled_valid, fps, cutoff_hz, order)
-    return np.where(valid[..., None], out, np.nan)
+    return butterworth_smooth(filled, valid, fps, cutoff_hz, order)
