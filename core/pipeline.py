@@ -525,7 +525,7 @@ def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
     def read(camera: str, frame: int) -> np.ndarray | None:
         video = take.video(camera)
         try:
-            return read_frame(video.path, int(frame) + video.offset, camera)
+            return read_frame(video.path, int(frame) + video.offset, camera, video.info)
         except VideoError:
             return None
 

@@ -243,11 +243,13 @@ def prefetch(frames: Iterator, depth: int = 4) -> Iterator:
             close()
 
 
-def read_frame(path: str | Path, index: int, camera: str | None = None) -> np.ndarray:
+def read_frame(path: str | Path, index: int, camera: str | None = None,
+               info: VideoInfo | None = None) -> np.ndarray:
     """One frame ``[H, W, 3]`` uint8 (display orientation) by its 0-based index.
 
     Seeks to the keyframe at or before the frame's timestamp and decodes forward, so the
-    cost is bounded by the keyframe interval, not the video length.
+    cost is bounded by the keyframe interval, not the video length. Pass the video's
+    ``info`` from :func:`probe_video` when it is known, to skip probing it again.
 
     Raises:
         VideoError: index outside the video, or the frame cannot be decoded.
@@ -255,7 +257,7 @@ def read_frame(path: str | Path, index: int, camera: str | None = None) -> np.nd
     import av
 
     path = Path(path)
-    info = probe_video(path, camera)
+    info = info or probe_video(path, camera)
     if not 0 <= index < info.n_frames:
         raise VideoError(f"{_where(path, camera, index)}: out of range "
                          f"(the video has {info.n_frames} frames)")

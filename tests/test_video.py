@@ -156,3 +156,13 @@ def test_bundled_demo_videos() -> None:
     assert [i.size for i in infos] == [(1080, 1920), (1080, 1920), (1088, 1920), (1088, 1920)]
     assert [i.codec for i in infos] == ["h264", "vp9", "h264", "h264"]
     assert read_frame(infos[1].path, 99).shape == (1920, 1080, 3)
+
+
+def test_read_frame_uses_a_known_probe(coded_video: Path) -> None:
+    from dataclasses import replace
+
+    info = probe_video(coded_video)
+    assert _index_of(read_frame(coded_video, 7, info=info)) == 7
+    # the given probe is trusted (no second probe): its frame count bounds the index
+    with pytest.raises(VideoError, match="out of range"):
+        read_frame(coded_video, 7, info=replace(info, n_frames=5))
