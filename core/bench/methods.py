@@ -42,6 +42,7 @@ def fitter(mode: str = "fast", device: str = "auto", **options: object) -> Metho
         X[~np.asarray(res.valid, dtype=bool)] = np.nan
         return X
 
+    run.needs_frame_rate = options.get("smooth", "off") != "off"  # temporal smoothing
     return run
 
 

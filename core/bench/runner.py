@@ -103,7 +103,7 @@ def run_shelf(data_dir: Path, methods: dict[str, Method], progress: Progress = p
     data = load_shelf(data_dir)
     out = {"4D Association (skel.txt, no oracle)": score_4dassoc(data)}
     for name, method in methods.items():
-        if name.endswith("_robust"):
+        if getattr(method, "needs_frame_rate", False):
             continue  # temporal smoothing needs a frame rate; the Shelf files carry none
         t0 = time.perf_counter()
         out[name] = evaluate_method(data, method)
