@@ -23,10 +23,14 @@ MODE_ITEMS = [
     ("reference", "Reference", "The authors' full-image per-frame schedule (slow)"),
 ]
 SMOOTH_ITEMS = [
-    ("off", "Off", "No temporal smoothing (raw fitted joints)"),
-    ("butterworth", "Butterworth", "Zero-phase low-pass filter (6 Hz); raw joints are kept"),
-    ("robust", "Robust", "Reject single-frame spikes, then the 6 Hz zero-phase filter; "
-     "raw joints are kept"),
+    ("auto", "Auto", "Fast mode: robust smoothing (spikes rejected, then a zero-phase filter "
+     "whose cut-off is chosen per joint from the data); reference mode: off. Raw joints are "
+     "kept"),
+    ("off", "Off", "No temporal smoothing (frames fitted independently)"),
+    ("butterworth", "Butterworth", "Zero-phase low-pass filter, cut-off chosen per joint from "
+     "the data; raw joints are kept"),
+    ("robust", "Robust", "Reject single-frame spikes, then the zero-phase filter; raw joints "
+     "are kept"),
 ]
 
 
@@ -74,7 +78,7 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
 
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
     mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast")
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="off")
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto")
     motion_path: StringProperty(name="Fit", subtype="FILE_PATH",
                                 description="The last fit (SkelSplat motion NPZ)")
 

@@ -133,7 +133,7 @@ def _cache_dir() -> Path:
 
 
 def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
-              smooth: str = "off", synchronous: bool = False):
+              smooth: str = "auto", synchronous: bool = False):
     """Fit the take's keypoints in the background; the motion is stored when it finishes.
 
     The scene is not changed until the fit succeeds; a cancelled or failed fit leaves it

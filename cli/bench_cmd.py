@@ -15,6 +15,10 @@ import time
 from pathlib import Path
 
 SECTIONS = ("accuracy", "speed", "shelf", "all")
+#: Frames of the fast-vs-reference comparison (reference mode with the exact renderer costs
+#: ~20-40 CPU-s a frame on the `noisy` take, two frames at a time on 2 cores: ~2 min).
+FVR_FRAMES = 6
+FVR_FRAMES_QUICK = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,9 +34,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="device of the SkelSplat fitter")
     p.add_argument("--no-fitter", action="store_true", help="baselines only")
+    p.add_argument("--fast-vs-reference", type=int, default=None, metavar="N",
+                   help="speed section: fit an N-frame take of the `noisy` scenario in "
+                        "reference mode (exact renderer, authors' settings) and in fast mode, "
+                        f"and compare the results (default {FVR_FRAMES}, --quick "
+                        f"{FVR_FRAMES_QUICK}; 0 = skip; ~0.5 CPU-min per frame)")
+    p.add_argument("--fast-vs-reference-heavy", action="store_true",
+                   help="also compare on the `heavy` scenario (~10 CPU-min per frame)")
     p.add_argument("--reference-accuracy", type=int, default=0, metavar="N",
-                   help="also fit N frames in full reference mode (500 renders) to compare "
-                        "fast vs reference results (very slow on a CPU)")
+                   help="also fit N frames of the speed take in reference mode with the real "
+                        "full-image renderer (500 renders; very slow on a CPU)")
     p.add_argument("--frames", type=int, default=None,
                    help="frames per accuracy scenario (default 120, --quick 40)")
     p.add_argument("--fitter-timeout", type=float, default=300.0, metavar="S",
@@ -91,9 +102,15 @@ def run(args: argparse.Namespace) -> int:
         total += len(accuracy_scenarios(frames)) + len(occlusion_sweep(sweep_frames))
     if "shelf" in sections:
         total += len(methods)
+    fvr = args.fast_vs_reference
+    if fvr is None:
+        fvr = FVR_FRAMES_QUICK if q else FVR_FRAMES
+    fvr_takes = runner.REFERENCE_TAKES + ((runner.HEAVY_TAKE,)
+                                          if args.fast_vs_reference_heavy else ())
     if "speed" in sections:
         fit = "skelsplat_fast" in methods
         total += (3 + fit) * len(lengths) + (2 + (args.reference_accuracy > 0)) * fit
+        total += len(fvr_takes) * fit * (fvr > 0)
     res_path = args.out.parent / "bench" / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
     t0 = time.time()
@@ -112,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
                 results["speed"] = runner.run_speed(
                     data, lengths, args.device, Path(tmp),
                     reference_accuracy=args.reference_accuracy,
-                    fitter_timeout=args.fitter_timeout,
+                    fitter_timeout=args.fitter_timeout, fast_vs_reference=fvr,
+                    reference_takes=fvr_takes,
                     include_fitter="skelsplat_fast" in methods, progress=progress)
     results["meta"] = {
         "command": args.section, "quick": q,

@@ -1,8 +1,9 @@
 """``skelsplat fit``: fit the Gaussian skeleton to multi-view 2D keypoints.
 
 ``skelsplat fit --calibration CAL --keypoints PATH [PATH ...] [--keypoint-format F]
-[--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference] [--smooth off|butterworth]
-[--cutoff HZ] [--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
+[--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference]
+[--smooth auto|off|butterworth|robust] [--cutoff HZ]
+[--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
 
 Writes canonical joints (NaN / invalid where they cannot be determined) with their
 covariances and per-view reprojection errors, and prints a one-line summary.
@@ -38,10 +39,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
     p.add_argument("--mode", default="fast", choices=MODES,
                    help="fast (default) or reference (the authors' settings; very slow on CPU)")
-    p.add_argument("--smooth", default="off", choices=SMOOTHERS,
-                   help="zero-phase temporal smoothing (the raw joints are kept in NPZ)")
-    p.add_argument("--cutoff", type=float, default=6.0, metavar="HZ",
-                   help="smoothing cut-off frequency (default 6 Hz)")
+    p.add_argument("--smooth", default="auto", choices=SMOOTHERS,
+                   help="temporal smoothing: auto (default; robust in fast mode when the frame "
+                        "rate is known, else off), off, butterworth, robust (the raw joints are "
+                        "kept in NPZ)")
+    p.add_argument("--cutoff", type=float, default=None, metavar="HZ",
+                   help="smoothing cut-off frequency (default: chosen per joint from the data "
+                        "by cross-validation, 2-15 Hz)")
     p.add_argument("--fps", type=float, default=None, help="frame rate when the file has none")
     p.add_argument("--out", required=True, metavar="OUT", help="output .npz, .json, .trc, .c3d")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

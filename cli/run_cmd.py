@@ -51,13 +51,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="2D detector (default mediapipe)")
     fit.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
+    fit.add_argument("--cache-dir", metavar="DIR",
+                     help="detection cache folder (default: .skelsplat_cache next to the videos)")
     fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     fit.add_argument("--mode", choices=("fast", "reference"), default="fast")
-    fit.add_argument("--smooth", choices=("off", "butterworth", "robust"), default="robust",
-                     help="temporal smoothing of the fitted joints (default robust: spike "
-                          "rejection + zero-phase low-pass; the raw joints stay in joints.npz)")
-    fit.add_argument("--smooth-cutoff", type=float, default=6.0, metavar="HZ",
-                     help="Butterworth cutoff frequency (default 6 Hz)")
+    fit.add_argument("--smooth", choices=("auto", "off", "butterworth", "robust"), default="auto",
+                     help="temporal smoothing of the fitted joints (default auto = robust in "
+                          "fast mode: spike rejection + zero-phase low-pass; off in reference "
+                          "mode; the raw joints stay in joints.npz)")
+    fit.add_argument("--smooth-cutoff", type=float, default=None, metavar="HZ",
+                     help="Butterworth cutoff frequency (default: chosen per joint from the "
+                          "data by cross-validation, 2-15 Hz)")
     p.set_defaults(func=run)
     return p
 
@@ -200,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         smooth_cutoff_hz=args.smooth_cutoff,
         backend=args.backend, model=args.model, offsets=_parse_offsets(args.offsets),
         fps=args.fps,
-        use_cache=not args.no_cache, blender=not args.no_blender,
+        use_cache=not args.no_cache, cache_dir=args.cache_dir, blender=not args.no_blender,
         report_frames=args.report_frames,
     )
     reporter = TqdmReporter()

@@ -99,6 +99,7 @@ class RunOptions:
         offsets: camera -> frame offset (take frame t = video frame t + offset).
         fps: frame rate of the take, overriding the keypoints' and the footage's.
         use_cache: reuse cached detections.
+        cache_dir: detection cache folder (default: ``.skelsplat_cache`` beside the footage).
         blender: run the Blender stage (armature, ellipsoids, FBX, BVH, .blend).
         report_frames: footage frames per camera in the report's overlays.
     """
@@ -112,13 +113,14 @@ class RunOptions:
     overwrite: bool = False
     device: str = "auto"
     mode: str = "fast"
-    smooth: str = "robust"
-    smooth_cutoff_hz: float = 6.0
+    smooth: str = "auto"
+    smooth_cutoff_hz: float | None = None
     backend: str = "mediapipe"
     model: str | Path | None = None
     offsets: dict[str, int] | None = None
     fps: float | None = None
     use_cache: bool = True
+    cache_dir: str | Path | None = None
     blender: bool = True
     report_frames: int = 3
 
@@ -433,7 +435,8 @@ def run_pipeline(
         with stages.stage("detect", "detecting 2D keypoints") as progress:
             det_options = {"model": str(options.model)} if options.model else {}
             keypoints = detect_take(take, backend=options.backend, options=det_options,
-                                    use_cache=options.use_cache, progress=progress,
+                                    use_cache=options.use_cache,
+                                    cache_dir=options.cache_dir, progress=progress,
                                     cancel=cancel)
             for w in keypoints.meta.get("warnings", []):
                 if w not in take.warnings:
@@ -553,7 +556,8 @@ def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
         "footage": ", ".join(str(v) for v in inputs.videos) if inputs.videos else "none",
         "keypoints": str(inputs.keypoints) if inputs.keypoints else
         f"detected ({options.backend})",
-        "fit": f"mode {options.mode}, device {options.device}, smoothing {options.smooth}",
+        "fit": f"mode {options.mode}, device {fit.diagnostics.get('device', options.device)}, "
+               f"smoothing {fit.diagnostics.get('smooth', options.smooth)}",
     }
     for st in keypoints_meta.get("detection", []):
         if isinstance(st, dict) and "camera" in st:

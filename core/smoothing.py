@@ -1,4 +1,9 @@
-"""Zero-phase temporal smoothing of joint trajectories with NaN gaps."""
+"""Zero-phase temporal smoothing of joint trajectories with NaN gaps.
+
+The cut-off is either fixed or chosen per trajectory from the data by generalised
+cross-validation (:func:`gcv_cutoffs`): noisy trajectories get a low cut-off, clean or fast
+ones a high one.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,62 @@ def butterworth_smooth(
             if e - s > pad:
                 Xf[s:e, k] = filtfilt(b, a, Xf[s:e, k], axis=0)
     return Xf.reshape(out.shape)
+
+
+#: Cut-off frequencies (Hz) that :func:`gcv_cutoffs` chooses from.
+CUTOFF_CANDIDATES_HZ = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0)
+#: Cut-off of the spike detector when the smoothing cut-off is chosen from the data.
+SPIKE_CUTOFF_HZ = 6.0
+
+
+def _smoother_trace_fraction(cutoff_hz: float, fps: float, order: int = 4,
+                             n: int = 4096) -> float:
+    """tr(S) / n of the forward-backward Butterworth smoother S (its gain is |H|^2): the
+    share of the signal's degrees of freedom it keeps, averaged over [0, Nyquist]."""
+    from scipy.signal import butter, freqz
+
+    b, a = butter(order, cutoff_hz / (0.5 * fps))
+    _, h = freqz(b, a, worN=n)
+    return float(np.mean(np.abs(h) ** 2))
+
+
+def gcv_cutoffs(
+    X: np.ndarray,  # [F, ..., 3]
+    valid: np.ndarray,  # [F, ...]
+    fps: float,
+    candidates: tuple[float, ...] = CUTOFF_CANDIDATES_HZ,
+    order: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:  # [...] Hz, [F, ..., 3]
+    """Per trajectory, the cut-off of ``candidates`` minimising the generalised
+    cross-validation score ``RSS / n / (1 - tr(S)/n)^2`` (Craven & Wahba), and the
+    trajectories low-passed with it.
+
+    RSS is the squared residual between the trajectory and its low-passed version over the
+    valid frames (3 coordinates pooled); ``tr(S)/n`` is the smoother's kept share of the
+    spectrum. White measurement noise is what GCV removes; noise correlated over frames
+    looks like motion to it, so it errs towards less smoothing. Candidates at or above the
+    Nyquist frequency are skipped (the unfiltered trajectory competes as ``fps / 2``).
+    """
+    X = np.asarray(X, dtype=float)
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
+    F = X.shape[0]
+    n = np.maximum(valid.reshape(F, -1).sum(0), 1)  # [K]
+    cuts, scores, outs = [], [], []
+    for c in candidates:
+        if c >= 0.5 * fps:
+            continue
+        Y = butterworth_smooth(X, valid, fps, c, order).reshape(F, -1, 3)
+        r = np.where(valid.reshape(F, -1)[..., None], X.reshape(F, -1, 3) - Y, 0.0)
+        rss = (r ** 2).sum((0, 2)) / n
+        scores.append(rss / (1.0 - _smoother_trace_fraction(c, fps, order)) ** 2)
+        cuts.append(c)
+        outs.append(Y)
+    if not cuts:  # every candidate at or above Nyquist: nothing to remove
+        return np.full(valid.shape[1:], 0.5 * fps), np.where(valid[..., None], X, np.nan)
+    best = np.argmin(np.stack(scores), axis=0)  # [K]
+    Y = np.stack(outs)[best, :, np.arange(best.size)]  # [K, F, 3]
+    cut = np.asarray(cuts)[best]
+    return cut.reshape(valid.shape[1:]), np.moveaxis(Y, 0, 1).reshape(X.shape)
 
 
 def reject_spikes(
@@ -102,17 +163,55 @@ def robust_smooth(
     X: np.ndarray,  # [F, ..., 3]
     valid: np.ndarray,  # [F, ...]
     fps: float,
-    cutoff_hz: float = 6.0,
+    cutoff_hz: float | None = 6.0,
     order: int = 4,
 ) -> np.ndarray:  # [F, ..., 3]
-    """Spike rejection (:func:`reject_spikes`), then :func:`butterworth_smooth`.
+    """Spike rejection (:func:`reject_spikes`), then :func:`butterworth_smooth`
+    (``cutoff_hz`` None: per-trajectory cut-offs by :func:`gcv_cutoffs`).
 
     Spikes are replaced by linear interpolation between their valid neighbours before
     filtering, so a single wrong frame does not ring through its neighbours. Invalid
     entries stay NaN; every valid entry keeps a (smoothed) value.
     """
+    return robust_smooth_with_cutoffs(X, valid, fps, cutoff_hz, order)[0]
+
+
+def robust_smooth_with_cutoffs(
+    X: np.ndarray,  # [F, ..., 3]
+    valid: np.ndarray,  # [F, ...]
+    fps: float,
+    cutoff_hz: float | None = None,
+    order: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:  # [F, ..., 3], [...] Hz
+    """:func:`robust_smooth` that also returns the cut-off used for each trajectory."""
     X = np.asarray(X, dtype=float)
     valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
-    spike = reject_spikes(X, valid, fps, cutoff_hz)
+    spike = reject_spikes(X, valid, fps, cutoff_hz or SPIKE_CUTOFF_HZ)
     filled = _interpolate(X, valid, valid & ~spike)
-    return butterworth_smooth(filled, valid, fps, cutoff_hz, order)
+    if cutoff_hz is None:
+        cut, out = gcv_cutoffs(filled, valid, fps, order=order)
+        return np.where(valid[..., None], out, np.nan), cut
+    out = butterworth_smooth(filled, valid, fps, cutoff_hz, order)
+    return out, np.full(valid.shape[1:], float(cutoff_hz))
+
+
+def smooth_trajectories(
+    X: np.ndarray,  # [F, ..., 3]
+    valid: np.ndarray,  # [F, ...]
+    fps: float,
+    method: str,
+    cutoff_hz: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # [F, ..., 3], [...] Hz
+    """``method`` ``"robust"`` (:func:`robust_smooth`) or ``"butterworth"`` (the plain
+    filter) with a fixed cut-off or, for None, one per trajectory by :func:`gcv_cutoffs`.
+    Returns the smoothed trajectories (NaN where invalid) and the cut-offs used."""
+    if method == "robust":
+        return robust_smooth_with_cutoffs(X, valid, fps, cutoff_hz)
+    if method != "butterworth":
+        raise ValueError(f"unknown smoothing {method!r}; expected 'robust' or 'butterworth'")
+    valid = np.asarray(valid, dtype=bool) & np.isfinite(np.asarray(X, dtype=float)).all(-1)
+    if cutoff_hz is None:
+        cut, out = gcv_cutoffs(X, valid, fps)
+        return np.where(valid[..., None], out, np.nan), cut
+    return butterworth_smooth(X, valid, fps, cutoff_hz), np.full(valid.shape[1:],
+                                                                 float(cutoff_hz))

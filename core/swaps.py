@@ -16,6 +16,9 @@ whole labelling: with two of four views swapped both labellings are equally cons
 
 Everything is vectorised over frames, views and joints; the detections must be in ideal
 (undistorted) pixels of ``rig.projection_matrices`` (see ``triangulation.undistort_keypoints``).
+Long takes are processed in blocks of frames (each with ``temporal_frames`` frames of context
+on both sides, the reach of the temporal rule), so memory does not grow with take length; the
+decisions are the same as on the whole take at once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from .triangulation import DEFAULT_THRESHOLD_PX, reprojection_errors, triangulat
 
 #: Limb groups whose left/right pairs a detector tends to swap together, in order.
 SWAP_GROUPS = ("arms", "legs", "face", "other")
+#: Frames decided together by :func:`correct_swaps` (the working arrays are
+#: [frames x views, 2 x pairs, ...]; ~10 MB for 200 frames of 4 views and body_25).
+BLOCK_FRAMES = 200
 #: Name fragments of each group, tested in this order (``foot_index`` is a leg joint).
 _GROUP_WORDS = (
     ("legs", ("hip", "knee", "ankle", "heel", "toe", "foot")),
@@ -200,6 +206,7 @@ def correct_swaps(
     min_confidence: float = 0.0,
     temporal_frames: int = 2,
     passes: int = 3,
+    block_frames: int | None = BLOCK_FRAMES,
 ) -> SwapCorrection:
     """Detect and undo left/right swaps of whole views or limb groups (see module docstring).
 
@@ -221,6 +228,8 @@ def correct_swaps(
             (the strongest), and the next round re-triangulates the references of the frames
             that changed from the corrected detections (a swapped view corrupts the other
             views' references; two views swapped in one frame need two rounds).
+        block_frames: frames decided together (bounded memory on long takes; the result
+            does not depend on it); None = the whole take at once.
     Returns:
         :class:`SwapCorrection` with the corrected [F, V, J, 3] keypoints and [F, V, G] flips.
     """
@@ -231,6 +240,8 @@ def correct_swaps(
                          f"and joint set {js.name}, got shape {kp.shape}")
     if min_support < 2:
         raise ValueError(f"min_support must be >= 2, got {min_support}")
+    if block_frames is not None and block_frames < 1:
+        raise ValueError(f"block_frames must be >= 1 or None, got {block_frames}")
     limit = 3.0 * threshold_px if max_error_px is None else float(max_error_px)
     groups, group = swap_groups(js)
     F, V = kp.shape[:2]
@@ -240,6 +251,37 @@ def correct_swaps(
     e_sw = np.full((F, V, G), np.nan)
     if G == 0 or V < 3 or F == 0:  # a view can only be checked against >= 2 others
         return SwapCorrection(kp.copy(), flipped, groups, e_det, e_sw)
+    step = F if block_frames is None else int(block_frames)
+    halo = max(int(temporal_frames), 0)  # frames the temporal rule looks across
+    for s in range(0, F, step):
+        e = min(F, s + step)
+        a, b = max(0, s - halo), min(F, e + halo)
+        fl, ed, es = _decide(rig, kp[a:b], js, group, G, threshold_px, ratio, limit,
+                             min_support, min_confidence, temporal_frames, passes)
+        flipped[s:e], e_det[s:e], e_sw[s:e] = fl[s - a:e - a], ed[s - a:e - a], es[s - a:e - a]
+    return SwapCorrection(apply_flips(kp, flipped, js), flipped, groups, e_det, e_sw)
+
+
+def _decide(
+    rig: Rig,
+    kp: np.ndarray,  # [F, V, J, 3]
+    js: JointSet,
+    group: np.ndarray,  # [P]
+    G: int,
+    threshold_px: float,
+    ratio: float,
+    limit: float,
+    min_support: int,
+    min_confidence: float,
+    temporal_frames: int,
+    passes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flips [F, V, G] and the errors as detected / exchanged [F, V, G] (px) of a run of
+    consecutive frames (see :func:`correct_swaps`)."""
+    F, V = kp.shape[:2]
+    flipped = np.zeros((F, V, G), dtype=bool)
+    e_det = np.full((F, V, G), np.nan)
+    e_sw = np.full((F, V, G), np.nan)
     pairs = js.pair_indices
     rows = np.arange(F)
     for _ in range(max(1, passes)):
@@ -281,4 +323,4 @@ def correct_swaps(
     # swapped views of four agree with each other as well as the other two do): leave as is
     seen = (np.isfinite(e_det) | flipped).sum(1)  # [F, G]
     flipped &= ~(2 * flipped.sum(1) >= seen)[:, None, :]
-    return SwapCorrection(apply_flips(kp, flipped, js), flipped, groups, e_det, e_sw)
+    return flipped, e_det, e_sw

@@ -303,6 +303,7 @@ def reject_temporal_outliers(
     valid: np.ndarray,  # [F, ...]
     half_window: int = 3,
     threshold: float = 0.15,
+    block_frames: int = 256,
 ) -> np.ndarray:  # [F, ...] bool
     """Valid entries that jump away from their neighbours in time.
 
@@ -310,15 +311,35 @@ def reject_temporal_outliers(
     entries in the ``half_window`` frames before and after it (a robust linear
     interpolation, so steady motion is not penalised); an entry farther than ``threshold``
     (world units) from it is an outlier. Entries without two valid neighbours on each side
-    (take edges, next to gaps) are never flagged. Returns the outlier mask [F, ...].
+    (take edges, next to gaps) are never flagged. Frames are processed ``block_frames`` at a
+    time (with ``half_window`` frames of context on each side: memory stays flat with take
+    length, the result does not depend on it). Returns the outlier mask [F, ...].
     """
     X = np.asarray(X, dtype=float)
     valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
+    if block_frames < 1:
+        raise ValueError(f"block_frames must be >= 1, got {block_frames}")
+    F = X.shape[0]
+    h = half_window
+    out = np.zeros(valid.shape, dtype=bool)
+    for s in range(0, F, block_frames):
+        e = min(F, s + block_frames)
+        a, b = max(0, s - h), min(F, e + h)
+        out[s:e] = _temporal_outliers(X[a:b], valid[a:b], h, threshold)[s - a:e - a]
+    return out
+
+
+def _temporal_outliers(
+    X: np.ndarray,  # [F, ..., 3]
+    valid: np.ndarray,  # [F, ...]  (False where X is not finite)
+    h: int,
+    threshold: float,
+) -> np.ndarray:  # [F, ...] bool
+    """:func:`reject_temporal_outliers` of one run of frames (NaN beyond its ends)."""
     F = X.shape[0]
     Xn = np.where(valid[..., None], X, np.nan)
-    pad = np.full((half_window, *X.shape[1:]), np.nan)
+    pad = np.full((h, *X.shape[1:]), np.nan)
     Xp = np.concatenate([pad, Xn, pad], 0)
-    h = half_window
 
     def side(offsets: range) -> np.ndarray:
         neigh = np.stack([Xp[h + k: h + k + F] for k in offsets], 0)

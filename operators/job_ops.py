@@ -46,7 +46,7 @@ class SKELSPLAT_OT_fit(bpy.types.Operator):
 
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
     mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast")
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="off")
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto")
     synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
                               options={"SKIP_SAVE"})
 

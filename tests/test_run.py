@@ -280,13 +280,14 @@ def test_demo_end_to_end(tmp_path, capsys):
     if not (demo_take_dir() / "videos").is_dir():
         pytest.skip("the bundled demo take is not in this checkout")
     out = tmp_path / "demo"
-    rc = main(["run", "--out", str(out)])
+    rc = main(["run", "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     expected = ["take.blend", "take.fbx", "take.bvh", "joints.npz", "joints.trc", REPORT_NAME,
                 *figure_names(["cam01", "cam02", "cam03", "cam04"])]
     for name in expected:
         assert (out / name).stat().st_size > 500, name
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) >= 4  # not beside the footage
     _check_report_matches_stdout(out, captured.out)
     assert re.search(r"frames\s+100\n", captured.out)
     coverage = float(re.search(r"coverage\s+([\d.]+) %", captured.out).group(1))

@@ -63,6 +63,7 @@ def all_methods(device: str = "auto", include_fitter: bool = True) -> dict[str, 
     robust temporal smoothing) when the fitter is importable."""
     out = {name: baseline(name) for name in BASELINES}
     if include_fitter and fitter_available() is None:
-        out["skelsplat_fast"] = fitter("fast", device)
+        # explicit: fast mode's default smoothing may depend on the take's frame rate
+        out["skelsplat_fast"] = fitter("fast", device, smooth="off")
         out["skelsplat_fast_robust"] = fitter("fast", device, smooth="robust")
     return out

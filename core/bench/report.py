@@ -71,6 +71,102 @@ def _scen(acc: dict, name: str) -> dict | None:
     return next((s for s in acc.get("scenarios", []) if s["name"] == name), None)
 
 
+def fast_reference_verdict(run: dict) -> str:
+    """Verdict of "fast within 1 mm of reference" for one fast run of the comparison.
+
+    Met when the mean distance to reference is <= 1 mm (same answer), else when fast's MPJPE
+    is at most 1 mm above reference's (as accurate); the text names the criterion used.
+    """
+    d, dm = run.get("mean_abs_diff_mm", math.nan), run.get("mpjpe_minus_reference_mm", math.nan)
+    if not (math.isfinite(d) and math.isfinite(dm)):
+        return "–"
+    if d <= 1.0:
+        return "**met** (mean distance ≤ 1 mm)"
+    if dm <= 1.0:
+        return ("**met** on MPJPE only (fast's MPJPE ≤ reference's + 1 mm; the answers "
+                "differ by more than 1 mm)")
+    return "**not met** (distance > 1 mm and MPJPE > reference's + 1 mm)"
+
+
+def _fvr_measured(run: dict, ref: dict) -> str:
+    return (f"mean \\|fast − ref\\| {run['mean_abs_diff_mm']:.2f} mm (median "
+            f"{run['median_abs_diff_mm']:.2f}, max {run['max_abs_diff_mm']:.1f}); MPJPE fast "
+            f"{run['mpjpe_mm']:.1f} vs reference {ref['mpjpe_mm']:.1f} mm "
+            f"(Δ {run['mpjpe_minus_reference_mm']:+.2f} mm)")
+
+
+def fast_reference_target_rows(speed: dict) -> list[str]:
+    """Targets-table rows "fast within 1 mm of reference", one per compared take."""
+    fvr = speed.get("fast_vs_reference") or {}
+    legacy = (speed.get("reference") or {}).get("fast_vs_reference_mm")
+    rows = []
+    for take in fvr.get("takes", []):
+        label = (f"fast within 1 mm of reference (`{take['name']}`, {take['frames']} frames, "
+                 "same input)")
+        runs = take.get("runs", {})
+        ref, fast = runs.get("reference", {}), runs.get("fast", {})
+        if "error" in ref or "error" in fast or "mpjpe_mm" not in fast:
+            why = ref.get("error") or fast.get("error") or "no result"
+            rows.append(f"| {label} | not measured ({why}) | ≤ 1 mm | – |")
+            continue
+        measured = _fvr_measured(fast, ref)
+        for name, alt in runs.items():
+            if name not in ("reference", "fast") and "mean_abs_diff_mm" in alt:
+                measured += (f"; {name}: {alt['mean_abs_diff_mm']:.2f} mm, "
+                             f"Δ MPJPE {alt['mpjpe_minus_reference_mm']:+.2f} mm")
+        rows.append(f"| {label} | {measured} | mean distance ≤ 1 mm, or MPJPE ≤ reference + "
+                    f"1 mm | {fast_reference_verdict(fast)} |")
+    if not rows and legacy is not None:
+        rows.append(f"| fast within 1 mm of reference (same frames) | {legacy:.2f} mm mean "
+                    f"distance | ≤ 1 mm | {'**met**' if legacy <= 1 else '**not met**'} |")
+    if not rows:
+        rows.append("| fast within 1 mm of reference (same frames) | not measured in this run "
+                    "(`skelsplat bench speed --fast-vs-reference N`) | ≤ 1 mm | – |")
+    return rows
+
+
+def fast_reference_section(fvr: dict) -> list[str]:
+    """Speed-section table: fast variants vs reference mode on the same frames."""
+    if not fvr or not fvr.get("takes"):
+        return []
+    renders = fvr.get("reference", {}).get("renders_per_frame") or 500
+    lines = ["", f"Fast vs reference results on the same input: {fvr['frames']}-frame takes of "
+             "the scenarios below (same seed and clip as the accuracy table). Reference = the "
+             f"authors' settings (each frame alone, {renders} renders, their learning rates, "
+             "float64, no bone-length term, no swap correction or bone check) with the `exact` "
+             "renderer: stride-1 windows covering every Gaussian's support, the full-image "
+             "loss and gradients (`tests/test_reference_equivalence.py`). Fast runs without "
+             "temporal "
+             "smoothing. `fast, authors' loss` = fast mode's speed machinery (sparse windows, "
+             "frames batched, warm start, 30 steps with early stopping, float32) with the "
+             "authors' loss and initial guess: no bone-length term, plain targets, no swap "
+             "correction or bone check; `+ reference schedule`: with reference's 125 steps, no "
+             "early stopping and learning rate decay to 1 %. The same with the exact renderer "
+             "and float64 gives reference's joints exactly (batching frames changes nothing). "
+             "MPJPE over the entries every run answered. A small sample (reference mode costs "
+             "~0.5 CPU-min a frame on `noisy` with the exact "
+             "renderer), and on a short take the initial guess's temporal checks (outlier "
+             "rejection, gap bridging) see few neighbours, in both modes alike.", "",
+             "| take | run | mean \\|Δ ref\\| (mm) | median | max | ≤ 1 mm | MPJPE (mm) | "
+             "MPJPE − ref (mm) | seconds |", "|---|---|---|---|---|---|---|---|---|"]
+    for take in fvr["takes"]:
+        for name, r in take.get("runs", {}).items():
+            if "error" in r:
+                lines.append(f"| {take['name']} | {name} | {r['error']} | | | | | | |")
+                continue
+            lines.append(
+                f"| {take['name']} | {name} | {_f(r.get('mean_abs_diff_mm'), 2)} | "
+                f"{_f(r.get('median_abs_diff_mm'), 2)} | {_f(r.get('max_abs_diff_mm'))} | "
+                + (f"{100 * r['within_1mm']:.0f}%" if 'within_1mm' in r else "–")
+                + f" | {_f(r.get('mpjpe_mm'))} | {_f(r.get('mpjpe_minus_reference_mm'), 2)} | "
+                f"{_f(r.get('seconds'))} |")
+    lines.append("")
+    lines.append("Cases: " + "; ".join(
+        f"`{t['name']}` {t['seed']}/{t['clip']}/{t['digest']}, coverage "
+        f"{100 * t.get('coverage', math.nan):.0f}%" for t in fvr["takes"]))
+    return lines
+
+
 def targets_section(results: dict) -> list[str]:
     acc, speed = results.get("accuracy", {}), results.get("speed", {})
     lines = ["## Where the fitter stands against its targets (issue 4)", "",
@@ -100,14 +196,7 @@ def targets_section(results: dict) -> list[str]:
                     sc[FAST_SMOOTH]["mpjpe_mm"], sc["robust_lsq"]["mpjpe_mm"], goal,
                     "robust_lsq"))
     ref = (speed or {}).get("reference") or {}
-    d = ref.get("fast_vs_reference_mm")
-    if d is None:
-        lines.append("| fast within 1 mm of reference (same frames) | not measured in this run "
-                     "(full 500-render reference fits take > 15 min per frame on this CPU; "
-                     "`skelsplat bench speed --reference-accuracy 1`) | ≤ 1 mm | – |")
-    else:
-        lines.append(f"| fast within 1 mm of reference (same frames) | {d:.2f} mm mean "
-                     f"distance | ≤ 1 mm | {'**met**' if d <= 1 else '**not met**'} |")
+    lines += fast_reference_target_rows(speed or {})
     rows = [r for r in (speed or {}).get("rows", []) if r.get("method") == FAST]
     done = [r for r in rows if "error" not in r]
     if rows:
@@ -324,6 +413,7 @@ def speed_section(speed: dict, plots: Path, rel: str) -> list[str]:
             lines.append(f"- mean distance fast vs reference: {ref['fast_vs_reference_mm']:.2f} mm;"
                          f" MPJPE reference {ref['reference_mpjpe_mm']:.1f} mm, fast "
                          f"{ref['fast_mpjpe_mm']:.1f} mm")
+    lines += fast_reference_section(speed.get("fast_vs_reference") or {})
     _plot_speed(speed, plots / "speed.png")
     lines += ["", f"![Speed vs take length]({rel}/speed.png)", ""]
     return lines

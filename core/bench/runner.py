@@ -3,7 +3,7 @@
 Sections: ``accuracy`` (every method on every synthetic scenario, plus the occlusion
 sweep and per-joint errors), ``shelf`` (real detections, oracle association, 4D
 Association side by side) and ``speed`` (fresh processes: frames/s and peak memory vs
-take length; fast vs reference on the same frames).
+take length; reference-mode cost; fast vs reference results on the same frames).
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..camera import Rig
+from ..errors import Cancelled
+from ..keypoints2d import Keypoints2D
 from ..skeletons import get_joint_set
 from . import metrics as M
 from .methods import Method, all_methods, fitter_available
@@ -136,17 +140,151 @@ def _probe(data_dir: Path, method: str, frames: int, first: int | None = None,
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+#: Reference mode as the accuracy comparison runs it: the authors' settings with the
+#: ``"exact"`` renderer (stride-1 windows over every support: the full-image loss and
+#: gradients, tested in ``tests/test_reference_equivalence.py``), ~50x cheaper on a CPU.
+REFERENCE_EXACT = {"renderer": "exact"}
+#: FitOptions of fast mode that give it the authors' loss: no bone-length term, plain
+#: targets; and reference's initial guess: no swap correction, no bone check.
+AUTHORS_LOSS = {"bone_length_weight": 0.0, "occlusion_targets": False, "swap_correction": False,
+                "bone_check": False}
+#: Reference mode's optimiser schedule: 125 steps (500 renders / 4 views), no early stopping,
+#: learning rate decaying to 1 %.
+REFERENCE_SCHEDULE = {"iterations": 125, "min_iterations": 125, "tolerance_mm": 0.0,
+                      "lr_final_fraction": 0.01}
+#: Fast-mode variants compared with reference mode (each costs about a second): its
+#: defaults; without the bone-length term; the speed machinery (sparse windows, frames
+#: batched, warm start, 30 steps with early stopping, float32) with the authors' loss; and
+#: that with reference's schedule (what is left is the sparse windows and float32).
+FAST_VARIANTS: dict[str, dict] = {
+    "fast": {},
+    "fast, no bone-length term": {"bone_length_weight": 0.0},
+    "fast, authors' loss": AUTHORS_LOSS,
+    "fast, authors' loss + reference schedule": AUTHORS_LOSS | REFERENCE_SCHEDULE,
+}
+#: Accuracy scenario fitted in both modes by default (as a short take: reference is slow).
+REFERENCE_TAKES = ("noisy",)
+#: Optional second take. Its outlier detections kept by the initial triangulation are
+#: ~100-200 px from the joint, so exact windows grow ~3x per side and reference mode costs
+#: ~10 CPU-min per frame instead of ~0.5 (measured: 2 frames in 704 s on 2 busy cores).
+HEAVY_TAKE = "heavy (30% occ, 15% out, 5% swap)"
+
+
+def _fit_with_timeout(keypoints: Keypoints2D, rig: Rig, options: dict, device: str,
+                      timeout: float | None) -> tuple[np.ndarray | None, float, str | None]:
+    """Fit in this process; (X [F, J, 3] with NaN where invalid, seconds, error or None).
+    A fit still running after ``timeout`` s is cancelled."""
+    from ..fit import FitOptions, fit_take
+
+    stop = threading.Event()
+    timer = threading.Timer(timeout, stop.set) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    t0 = time.perf_counter()
+    try:
+        res = fit_take(keypoints, rig, FitOptions(device=device, **options), cancel=stop)
+    except Cancelled:
+        return None, time.perf_counter() - t0, f"did not finish in {timeout:g} s"
+    finally:
+        if timer is not None:
+            timer.cancel()
+    X = np.array(res.joints3d, dtype=float)
+    X[~np.asarray(res.valid, dtype=bool)] = np.nan
+    return X, time.perf_counter() - t0, None
+
+
+def _distance_stats(X: np.ndarray, Xref: np.ndarray) -> dict:
+    """Distances (mm) between two predictions [F, J, 3] over the joints both answer: mean,
+    median, max, share <= 1 mm, and the mean of each joint over the frames ([J], NaN where
+    never answered)."""
+    d = M.joint_errors(X, Xref)  # [F, J]
+    if not np.isfinite(d).any():
+        return {"mean_abs_diff_mm": float("nan"), "median_abs_diff_mm": float("nan"),
+                "max_abs_diff_mm": float("nan"), "within_1mm": float("nan")}
+    ok = d[np.isfinite(d)]
+    with np.errstate(all="ignore"):
+        per_joint = np.nan_to_num(d).sum(0) / np.isfinite(d).sum(0)
+    return {"mean_abs_diff_mm": float(ok.mean()), "median_abs_diff_mm": float(np.median(ok)),
+            "max_abs_diff_mm": float(ok.max()), "within_1mm": float((ok <= 1.0).mean()),
+            "per_joint_abs_diff_mm": per_joint.tolist()}
+
+
+def compare_fast_reference(keypoints: Keypoints2D, rig: Rig, gt: np.ndarray,
+                           device: str = "auto", reference: dict | None = None,
+                           variants: dict[str, dict] | None = None,
+                           timeout: float | None = None) -> dict:
+    """Fit ``keypoints`` (ground truth ``gt`` [F, J, 3] m) in reference mode and in each
+    fast variant; distances to reference and MPJPEs (mm).
+
+    ``reference``: FitOptions overrides of reference mode (default :data:`REFERENCE_EXACT`);
+    ``variants``: name -> FitOptions overrides of fast mode (default :data:`FAST_VARIANTS`;
+    temporal smoothing off unless a variant sets it: reference mode has none).
+    MPJPEs are over the (frame, joint) entries every run answered (``coverage`` = their
+    share), so that the differences compare like with like.
+    """
+    ref_opts = {"mode": "reference", **(REFERENCE_EXACT if reference is None else reference)}
+    runs = {"reference": ref_opts} | {  # frame by frame: no temporal smoothing
+        name: {"mode": "fast", "smooth": "off", **o}
+        for name, o in (variants or FAST_VARIANTS).items()}
+    preds, out = {}, {"options": runs, "runs": {}}
+    for name, opts in runs.items():
+        X, dt, err = _fit_with_timeout(keypoints, rig, opts, device, timeout)
+        out["runs"][name] = {"seconds": dt} | ({"error": err} if err else {})
+        if err is None:
+            preds[name] = X
+        elif name == "reference":
+            return out  # nothing to compare with
+    common = np.isfinite(gt).all(-1)
+    for X in preds.values():
+        common &= np.isfinite(X).all(-1)
+    out["coverage"] = float(common.mean())
+    ref_mpjpe = M.mpjpe(preds["reference"], gt, common)
+    for name, X in preds.items():
+        r = out["runs"][name]
+        r["mpjpe_mm"] = M.mpjpe(X, gt, common)
+        if name != "reference":
+            r.update(_distance_stats(np.where(common[..., None], X, np.nan), preds["reference"]))
+            r["mpjpe_minus_reference_mm"] = r["mpjpe_mm"] - ref_mpjpe
+    return out
+
+
+def run_fast_vs_reference(data_dir: Path, frames: int, device: str = "auto",
+                          takes: tuple[str, ...] = REFERENCE_TAKES, timeout: float | None = None,
+                          progress: Progress = print, reference: dict | None = None) -> dict:
+    """Fast mode vs reference mode (exact renderer, authors' settings otherwise) on
+    accuracy scenarios ``takes`` generated with ``frames`` frames (seeded, reproducible).
+    ``reference``: reference-mode overrides (default :data:`REFERENCE_EXACT`)."""
+    by_name = {s.name: s for s in accuracy_scenarios(frames)}
+    reference = REFERENCE_EXACT if reference is None else reference
+    out: dict = {"frames": frames, "reference": {"mode": "reference", **reference},
+                 "takes": []}
+    for name in takes:
+        case = make_case(by_name[name], data_dir)
+        res = compare_fast_reference(case.keypoints, case.rig, case.gt, device, reference,
+                                     timeout=timeout)
+        out["takes"].append({"name": name, "rig": case.scenario.rig, "clip": case.clip,
+                             "seed": case.scenario.seed, "frames": frames,
+                             "digest": case_digest(case)[:16], **res})
+        progress(f"speed: fast vs reference, {name}")
+    return out
+
+
 def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
               reference_renders: tuple[int, int] = (8, 24), reference_accuracy: int = 0,
               fitter_timeout: float = 600, include_fitter: bool = True,
+              fast_vs_reference: int = 0, reference_takes: tuple[str, ...] = REFERENCE_TAKES,
               progress: Progress = print) -> dict:
     """Frames/s and peak memory per method and take length; fast vs reference.
 
     Reference mode has a fixed cost per render (no early stopping), so its frame rate is
     measured on one frame with ``reference_renders`` = (a, b) renders and extrapolated to
-    the authors' 500: ``t(500) = t(a) + (500 - a) (t(b) - t(a)) / (b - a)``. With
-    ``reference_accuracy`` = N > 0, N frames are also fitted with the full 500 renders to
-    compare fast and reference results (very slow on a CPU).
+    the authors' 500: ``t(500) = t(a) + (500 - a) (t(b) - t(a)) / (b - a)``.
+    ``fast_vs_reference`` = N > 0 compares fast and reference *results* on N frames of each
+    of ``reference_takes`` (:func:`run_fast_vs_reference`: reference with the exact
+    renderer, same loss and gradients as full images). With ``reference_accuracy`` = M > 0,
+    M frames of the speed take are also fitted with the real full-image renderer (very slow
+    on a CPU).
     """
     out: dict = {"lengths": list(lengths), "rows": [], "reference": None}
     fit_ok = include_fitter and fitter_available() is None
@@ -195,6 +333,9 @@ def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
             entry["fast_mpjpe_mm"] = M.mpjpe(Xf, gt)
         progress("speed: full reference accuracy")
     out["reference"] = entry
+    if fast_vs_reference > 0:
+        out["fast_vs_reference"] = run_fast_vs_reference(
+            data_dir, fast_vs_reference, device, reference_takes, 3 * fitter_timeout, progress)
     return out
 
 
@@ -202,4 +343,7 @@ def default_methods(device: str) -> dict[str, Method]:
     return all_methods(device)
 
 
-__all__ = ["Scenario", "run_accuracy", "run_shelf", "run_speed", "score_case"]
+__all__ = ["AUTHORS_LOSS", "FAST_VARIANTS", "HEAVY_TAKE", "REFERENCE_EXACT",
+           "REFERENCE_SCHEDULE", "REFERENCE_TAKES", "Scenario",
+           "compare_fast_reference", "run_accuracy", "run_fast_vs_reference", "run_shelf",
+           "run_speed", "score_case"]

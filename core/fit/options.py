@@ -9,7 +9,7 @@ from ..errors import FitError
 MODES = ("fast", "reference")
 DEVICES = ("auto", "cpu", "cuda")
 RENDERERS = ("auto", "window", "exact", "full", "gsplat")
-SMOOTHERS = ("off", "butterworth", "robust")
+SMOOTHERS = ("auto", "off", "butterworth", "robust")
 INITS = ("consensus", "robust")
 
 
@@ -24,9 +24,17 @@ class FitOptions:
         early stopping, no bone-length term.
         ``"fast"``: sparse windows around the detections, all frames of a chunk optimised
         together, warm start of the Gaussian shapes from the previous chunk, fewer steps
-        with early stopping, and the whole-take bone-length term.
+        with early stopping, the whole-take bone-length term and bone check, and robust
+        temporal smoothing when the take's frame rate is known.
 
     Attributes (units: mm for lengths inside the optimiser, px for images):
+        smooth: ``"auto"`` (fast mode: ``"robust"`` when the take has a frame rate, else
+            ``"off"``; reference mode: ``"off"``), ``"off"`` (frames independent),
+            ``"butterworth"`` (zero-phase low-pass at ``smooth_cutoff_hz``) or ``"robust"``
+            (single-frame spikes replaced first, ``core.smoothing.robust_smooth``). The raw
+            joints are always kept (``FitResult.raw_joints3d``).
+        smooth_cutoff_hz: low-pass cut-off; None (default) chooses it per joint from the
+            data by generalised cross-validation (``core.smoothing.gcv_cutoffs``, 2-15 Hz).
         sigma_mm: initial isotropic sigma of every joint Gaussian (20 mm).
         heavy_occlusion: use 42.5 mm for wrists, elbows and ankles (authors' setting for
             heavily occluded views).
@@ -59,6 +67,11 @@ class FitOptions:
             triangulation (``core.swaps.correct_swaps``: per frame, view and limb group,
             checked against the other views); fast default on, off in reference mode.
         swap_ratio: flip a group when its exchanged error < ratio x the error as detected.
+        bone_check: reject initial points whose bones disagree with the take's typical
+            bone lengths, or that lie beyond their limbs' reach of other joints
+            (``core.bone_check``; then bridged like missing joints); fast default on.
+        bone_tolerance / bone_tolerance_m: a bone is off when its length differs from the
+            typical one by more than ``max(bone_tolerance x L, bone_tolerance_m)``.
         temporal_outlier_m: initial points with weak view support (2 views, or a used
             view above ``threshold_px``) farther than this (m) from a robust interpolation
             of their +-3 frame neighbours are dropped (then bridged); 0 = off.
@@ -67,8 +80,8 @@ class FitOptions:
     mode: str = "fast"
     device: str = "auto"
     renderer: str = "auto"
-    smooth: str = "off"
-    smooth_cutoff_hz: float = 6.0
+    smooth: str = "auto"
+    smooth_cutoff_hz: float | None = None
     sigma_mm: float = 20.0
     heavy_occlusion: bool = False
     lr_mean_factor: float = 5e-4
@@ -99,6 +112,9 @@ class FitOptions:
     temporal_outlier_m: float = 0.15
     swap_correction: bool | None = None
     swap_ratio: float = 0.5
+    bone_check: bool | None = None
+    bone_tolerance: float = 0.25
+    bone_tolerance_m: float = 0.04
     dtype: str | None = None
 
     def __post_init__(self) -> None:
@@ -107,8 +123,11 @@ class FitOptions:
             if getattr(self, name) not in allowed:
                 raise FitError(f"fit option {name}={getattr(self, name)!r}; expected one of "
                                f"{allowed}")
-        if self.sigma_mm <= 0 or self.smooth_cutoff_hz <= 0:
+        if self.sigma_mm <= 0 or (self.smooth_cutoff_hz is not None
+                                  and self.smooth_cutoff_hz <= 0):
             raise FitError("fit options: sigma_mm and smooth_cutoff_hz must be positive")
+        if self.bone_tolerance <= 0 or self.bone_tolerance_m <= 0:
+            raise FitError("fit options: bone_tolerance and bone_tolerance_m must be positive")
         if not 0 < self.swap_ratio <= 1:
             raise FitError(f"fit options: swap_ratio must be in (0, 1], got {self.swap_ratio}")
         if self.min_views < 2:
@@ -118,9 +137,13 @@ class FitOptions:
             if val is not None and val < 1:
                 raise FitError(f"fit options: {name} must be >= 1, got {val}")
 
-    def resolved(self, n_views: int, cuda: bool) -> FitOptions:
-        """A copy with every ``None`` / ``"auto"`` replaced by the mode's value."""
+    def resolved(self, n_views: int, cuda: bool, fps: float | None = None) -> FitOptions:
+        """A copy with every ``None`` / ``"auto"`` replaced by the mode's value (``fps``:
+        the take's frame rate, which ``smooth="auto"`` needs to turn smoothing on)."""
         ref = self.mode == "reference"
+        smooth = self.smooth
+        if smooth == "auto":
+            smooth = "robust" if (not ref and fps) else "off"
         renders = self.renders_per_frame or 500
         steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 30)
         renderer = self.renderer
@@ -130,6 +153,7 @@ class FitOptions:
             ("cpu" if self.device == "auto" else self.device)
         return replace(
             self,
+            smooth=smooth,
             device=device,
             renderer=renderer,
             iterations=steps,
@@ -148,6 +172,7 @@ class FitOptions:
             dtype=self.dtype or ("float64" if ref else "float32"),
             swap_correction=self.swap_correction if self.swap_correction is not None
             else not ref,
+            bone_check=self.bone_check if self.bone_check is not None else not ref,
         )
 
     def as_dict(self) -> dict:

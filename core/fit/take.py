@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..bone_check import implausible_joints, typical_bone_lengths
 from ..camera import Rig
 from ..errors import Cancelled, FitError
 from ..keypoints2d import Keypoints2D
@@ -29,8 +30,16 @@ Progress = Callable[[float, str], None]
 
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
-#: Frames per triangulation block (progress and cancel checks between blocks).
+#: Frames per block of the initial-guess stages (swap correction, triangulation; progress
+#: and cancel checks between blocks): their working memory does not grow with take length.
 _TRI_BLOCK = 200
+#: Frames per optimiser call on CPU. The chunks of a wave (the unit of warm starting) are
+#: fitted in batches of at most this many frames, queued on the worker threads:
+#: ``fit_frames`` treats frames independently (same results, bit for bit), so the memory in
+#: flight is ``workers`` batches (~40 MB each with 4 views x 25 joints), whatever the take
+#: length and ``chunk_frames``. Measured: the same frames/s as one call per 256-frame
+#: chunk; 16-frame batches are ~10 % slower (per-step overhead).
+_FIT_BATCH = 32
 
 
 def _check_inputs(keypoints: Keypoints2D, rig: Rig) -> Keypoints2D:
@@ -47,7 +56,9 @@ def _check_inputs(keypoints: Keypoints2D, rig: Rig) -> Keypoints2D:
             f"the calibration has {len(rig)} cameras {rig.names} but the keypoints "
             f"({keypoints.source or 'keypoints'}) have {len(keypoints.camera_names)} "
             f"{keypoints.camera_names}: no keypoints for {missing}")
-    kp = keypoints.aligned_to(rig)
+    # already in the rig's order: no reordered copy of the whole take (never written to)
+    kp = keypoints if list(keypoints.camera_names) == list(rig.names) else \
+        keypoints.aligned_to(rig)
     if kp.data.shape[0] == 0:
         raise FitError(f"{keypoints.source or 'keypoints'}: no frames to fit")
     return kp
@@ -66,7 +77,7 @@ def _device(options: FitOptions) -> bool:
 def _workers(opts: FitOptions, n_chunks: int) -> int:
     """Chunks fitted in parallel: CPU threads, each running torch single-threaded (small
     tensors: intra-op threading costs more in synchronisation than it gains, and collapses
-    on a busy machine); 1 on CUDA. At most 8 (memory: ~100 MB per worker)."""
+    on a busy machine); 1 on CUDA. At most 8 (memory: one ``_FIT_BATCH`` per worker)."""
     if opts.device != "cpu":
         return 1
     if opts.workers:
@@ -108,7 +119,9 @@ def fit_take(
     confidence-weighted triangulation with camera exclusion; bridge short gaps; whole-take
     bone lengths (median of the initial guess); fit chunk by chunk
     (``options.chunk_frames``), each chunk warm-starting the Gaussian shapes from the
-    previous one; optional zero-phase smoothing.
+    previous one; optional zero-phase smoothing. Every stage works in blocks of frames (the
+    optimiser, on CPU, in batches of ``_FIT_BATCH``), so peak memory grows with take length
+    only by the take's own arrays (inputs, outputs, initial guess).
 
     Joints without an initial guess (fewer than 2 usable views and no bridge) are NaN with
     ``valid`` False. ``progress(fraction, message)`` is called after every optimiser step
@@ -119,7 +132,7 @@ def fit_take(
     timings: dict[str, float] = {}
     options = options or FitOptions()
     kp = _check_inputs(keypoints, rig)
-    opts = options.resolved(len(rig), _device(options))
+    opts = options.resolved(len(rig), _device(options), kp.fps)
     js = kp.joints
     F, V, J = kp.shape
     report = progress or (lambda f, m: None)
@@ -135,7 +148,7 @@ def fit_take(
     und = np.empty_like(data)
     X0 = np.full((F, J, 3), np.nan)
     used = np.zeros((F, J, V), dtype=bool)
-    err0 = np.full((F, J, V), np.nan)
+    weak = np.zeros((F, J), dtype=bool)
     for s in range(0, F, _TRI_BLOCK):
         check_cancel()
         e = min(F, s + _TRI_BLOCK)
@@ -144,43 +157,54 @@ def fit_take(
     if opts.swap_correction:
         t1 = time.perf_counter()
         swaps = correct_swaps(rig, np.moveaxis(und, 2, 1), js, opts.threshold_px,
-                              opts.swap_ratio, min_confidence=opts.min_confidence)
-        und = np.ascontiguousarray(np.moveaxis(swaps.keypoints, 1, 2))
+                              opts.swap_ratio, min_confidence=opts.min_confidence,
+                              block_frames=_TRI_BLOCK)
+        und = np.moveaxis(swaps.keypoints, 1, 2)  # [F, J, V, 3] view, no second copy
         timings["swap_correction"] = time.perf_counter() - t1
     triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
     for s in range(0, F, _TRI_BLOCK):
         check_cancel()
         e = min(F, s + _TRI_BLOCK)
-        X0[s:e], used[s:e], err0[s:e] = triangulate(
+        X0[s:e], used[s:e], err_s = triangulate(
             rig, und[s:e], opts.threshold_px, opts.min_views, opts.min_confidence,
             undistorted=True)
+        # only points with weak view support can be overruled by their neighbours in time:
+        # two views, or a used view still above the reprojection threshold
+        worst = np.max(np.where(used[s:e], np.nan_to_num(err_s, nan=0.0), 0.0), axis=-1)
+        weak[s:e] = (used[s:e].sum(-1) <= 2) | (worst > opts.threshold_px)
         report(_INIT_SHARE * e / F, f"triangulating frames {e}/{F}")
     valid0 = np.isfinite(X0).all(-1)
     jumps = np.zeros_like(valid0)
     if opts.temporal_outlier_m > 0:
-        # only points with weak view support can be overruled by their neighbours in time:
-        # two views, or a used view still above the reprojection threshold
-        worst = np.max(np.where(used, np.nan_to_num(err0, nan=0.0), 0.0), axis=-1)
-        weak = (used.sum(-1) <= 2) | (worst > opts.threshold_px)
-        jumps = reject_temporal_outliers(X0, valid0, 3, opts.temporal_outlier_m) & weak
+        jumps = reject_temporal_outliers(X0, valid0, 3, opts.temporal_outlier_m,
+                                         block_frames=_TRI_BLOCK) & weak
         X0[jumps] = np.nan
         used[jumps] = False
         valid0 &= ~jumps
+    implausible = np.zeros_like(valid0)
+    if opts.bone_check and len(js.bones):
+        # joints whose bones disagree with the take's typical lengths, or out of reach of
+        # the others, are left to bridging: typical lengths from well-supported points
+        lengths = typical_bone_lengths(X0, js.bone_indices, valid0 & ~weak)
+        implausible = implausible_joints(X0, js.bone_indices, lengths, valid0,
+                                         opts.bone_tolerance, opts.bone_tolerance_m)
+        X0[implausible] = np.nan
+        used[implausible] = False
+        valid0 &= ~implausible
     init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
     timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
 
-    conf = np.where(np.isfinite(und[..., :2]).all(-1), und[..., 2], 0.0)  # [F, J, V]
-    detected = conf > opts.min_confidence
-    if opts.drop_outlier_views:
-        # bridged joints: the detections that agree with the interpolated position
-        err_b = reprojection_errors(rig.projection_matrices, init, und[..., :2])
-        agree = detected & (np.nan_to_num(err_b, nan=np.inf) < 2 * opts.threshold_px)
-        keep = used | (bridged[..., None] & agree)
-    else:
-        keep = detected
-    weight = np.where(keep, conf, 0.0)
-    fit_kp = np.concatenate([np.nan_to_num(und[..., :2]), weight[..., None]], -1)
-    fit_kp = np.ascontiguousarray(np.moveaxis(fit_kp, 2, 1))  # [F, V, J, 3]
+    weight = np.zeros((F, J, V))  # fit weight of each detection: its confidence, 0 = unused
+    for s in range(0, F, _TRI_BLOCK):
+        e = min(F, s + _TRI_BLOCK)
+        conf = np.where(np.isfinite(und[s:e, ..., :2]).all(-1), und[s:e, ..., 2], 0.0)
+        keep = conf > opts.min_confidence
+        if opts.drop_outlier_views:
+            # bridged joints: the detections that agree with the interpolated position
+            err_s = reprojection_errors(rig.projection_matrices, init[s:e], und[s:e, ..., :2])
+            agree = keep & (np.nan_to_num(err_s, nan=np.inf) < 2 * opts.threshold_px)
+            keep = used[s:e] | (bridged[s:e, ..., None] & agree)
+        weight[s:e] = np.where(keep, conf, 0.0)
 
     bone_mm = None
     if opts.bone_length_weight and len(js.bones):
@@ -204,16 +228,17 @@ def fit_take(
         chunk = max(1, min(chunk, -(-F // _workers(opts, F))))
     starts = list(range(0, F, chunk))
     workers = _workers(opts, len(starts))
+    batch = _FIT_BATCH if opts.device == "cpu" else chunk
     done_steps: dict[int, float] = {}
 
-    def fit_chunk(s: int, warm):
-        e = min(F, s + chunk)
-
+    def fit_batch(s: int, e: int, warm):
         def on_step(done: int, total: int) -> None:
             done_steps[s] = (e - s) * done / total
 
-        return fit_frames(fit_kp[s:e], rig.K, w2c, init[s:e], rig.sizes, opts, lr_mm, js,
-                          bone_mm, warm, on_step, cancel)
+        fit_kp = np.concatenate([np.nan_to_num(und[s:e, ..., :2]), weight[s:e, ..., None]], -1)
+        fit_kp = np.ascontiguousarray(np.moveaxis(fit_kp, 2, 1))  # [f, V, J, 3]
+        return fit_frames(fit_kp, rig.K, w2c, init[s:e], rig.sizes, opts, lr_mm, js, bone_mm,
+                          warm, on_step, cancel)
 
     def progress_now() -> None:
         fitted = sum(done_steps.values())
@@ -225,17 +250,22 @@ def fit_take(
             ThreadPoolExecutor(max_workers=workers) as pool:
         for w0 in range(0, len(starts), workers):
             check_cancel()
-            wave = starts[w0:w0 + workers]
-            futures = [pool.submit(fit_chunk, s, warm) for s in wave]
+            # the chunks of a wave share the warm start; each is fitted in batches
+            batches = [(b, min(b + batch, s + chunk, F)) for s in starts[w0:w0 + workers]
+                       for b in range(s, min(s + chunk, F), batch)]
+            futures = [pool.submit(fit_batch, s, e, warm) for s, e in batches]
             pending = set(futures)
             while pending:
                 _, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
                 progress_now()
                 if any(f.done() and f.exception() is not None for f in futures):
-                    break
-            for s, fut in zip(wave, futures):
-                ff = fut.result()  # re-raises Cancelled / errors of the worker
-                e = min(F, s + chunk)
+                    for f in futures:
+                        f.cancel()  # batches still queued do not start
+                    wait(futures)
+                    raise next(f.exception() for f in futures  # Cancelled / worker's error
+                               if not f.cancelled() and f.exception() is not None)
+            for (s, e), fut in zip(batches, futures):
+                ff = fut.result()
                 means[s:e], covs[s:e] = ff.means, ff.covariances
                 iters[s:e], losses[s:e] = ff.iterations, ff.loss
             if opts.mode == "fast":
@@ -251,15 +281,21 @@ def fit_take(
     valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
     means[~valid] = np.nan
     covs[~valid] = np.nan
-    proj = np.moveaxis(rig.project(means), 2, 1)  # [F, V, J, 2] distorted px
-    det = kp.data if swaps is None else apply_flips(kp.data, swaps.flipped, js)
-    has_det = det[..., 2] > 0
-    err = np.linalg.norm(proj - det[..., :2], axis=-1)  # against the corrected labels
-    err = np.where(has_det & np.isfinite(err), err, np.nan)
+    err = np.full((F, V, J), np.nan)  # against the corrected labels
+    raw_errs = []  # valid errors against the labels as detected, in [F, V, J] order
+    for s in range(0, F, _TRI_BLOCK):
+        e = min(F, s + _TRI_BLOCK)
+        proj = np.moveaxis(rig.project(means[s:e]), 2, 1)  # [f, V, J, 2] distorted px
+        obs = kp.data[s:e]
+        det = obs if swaps is None else apply_flips(obs, swaps.flipped[s:e], js)
+        err_s = np.linalg.norm(proj - det[..., :2], axis=-1)
+        err[s:e] = np.where((det[..., 2] > 0) & np.isfinite(err_s), err_s, np.nan)
+        if swaps is not None:
+            raw_s = np.linalg.norm(proj - obs[..., :2], axis=-1)
+            raw_errs.append(raw_s[(obs[..., 2] > 0) & np.isfinite(raw_s)])
     swap_diag = {}
     if swaps is not None:
-        raw_err = np.linalg.norm(proj - kp.data[..., :2], axis=-1)
-        raw_err = raw_err[(kp.data[..., 2] > 0) & np.isfinite(raw_err)]
+        raw_err = np.concatenate(raw_errs)
         swap_diag = {
             "swaps_corrected": int(swaps.flipped.sum()),
             "swaps_view_frames": int(swaps.view_frames_flipped.sum()),
@@ -272,13 +308,14 @@ def fit_take(
             else float("nan"),
         }
     raw = means.copy()
+    cutoffs = None
     if opts.smooth != "off":
         if not kp.fps:
             raise FitError("smoothing needs the take's frame rate; pass fps (CLI: --fps)")
-        from ..smoothing import butterworth_smooth, robust_smooth
+        from ..smoothing import smooth_trajectories
 
-        smoother = robust_smooth if opts.smooth == "robust" else butterworth_smooth
-        means = smoother(means, valid, kp.fps, opts.smooth_cutoff_hz)
+        means, cutoffs = smooth_trajectories(means, valid, kp.fps, opts.smooth,
+                                             opts.smooth_cutoff_hz)
     timings["outputs"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     diagnostics = {
@@ -288,7 +325,9 @@ def fit_take(
         "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
         np.isfinite(losses).any() else float("nan"), "final_loss": losses,
         "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
-        "temporal_outliers": int(jumps.sum()), **swap_diag,
+        "temporal_outliers": int(jumps.sum()), "bone_rejected": int(implausible.sum()),
+        "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
+        **swap_diag,
         "fit_valid": int(valid.sum()), "timings_s": timings,
         "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
     }

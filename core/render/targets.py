@@ -61,12 +61,16 @@ def exact_windows(targets: Targets, means2d: Tensor, cov2d: Tensor, margin: floa
     """Stride-1 windows covering the whole support of the target and of the rendered Gaussian.
 
     With these, windowed rendering gives the full-image loss exactly (up to rounding).
+    The side is sized by the channels with weight > 0 only: the renderer never evaluates
+    the others, whose detections may be placeholders far from the Gaussian (a missing or
+    excluded view), and sizing by them would inflate every window.
     """
     with torch.no_grad():
         _, st = sigma_extent(targets.cov)
         _, sr = sigma_extent(cov2d)
         gap = (targets.det - means2d).abs().amax(-1)
         half = SUPPORT_SIGMAS * torch.maximum(st, sr) + 0.5 * gap + margin
+        half = torch.where(targets.weight > 0, half, torch.zeros_like(half))
         m = int(torch.nan_to_num(half, 0.0).max().ceil().item()) if half.numel() else 1
         n = min(2 * m + 1, max_n)
         m = (n - 1) // 2

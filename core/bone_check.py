@@ -1,0 +1,148 @@
+"""Reject triangulated joints whose bones disagree with the actor's skeleton.
+
+One actor keeps the same bone lengths for the whole take. A joint triangulated from two
+views, one of them wrong, lands anywhere along the good view's ray; its bones to the
+neighbouring joints then have lengths far from the take's typical ones. Such joints are
+better left undetermined (and bridged from neighbouring frames when the gap is short)
+than fitted where they are.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+#: A bone is implausible when its length differs from the take's typical length by more
+#: than ``max(REL_TOLERANCE x L, ABS_TOLERANCE_M)``.
+REL_TOLERANCE = 0.25
+ABS_TOLERANCE_M = 0.04
+#: Frames checked at once (the checks are per frame).
+_BLOCK = 512
+
+
+def typical_bone_lengths(
+    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
+    bones: np.ndarray,  # [B, 2] joint indices
+    trusted: np.ndarray | None = None,  # [F, J] bool: endpoints trusted for the estimate
+    min_samples: int = 3,
+) -> np.ndarray:  # [B] metres, NaN where fewer than ``min_samples`` samples
+    """Median length of every bone over the frames where both endpoints are trusted
+    (all finite endpoints when ``trusted`` leaves fewer than ``min_samples``)."""
+    X = np.asarray(X, dtype=float)
+    bones = np.asarray(bones, dtype=int).reshape(-1, 2)
+    lengths = np.linalg.norm(X[:, bones[:, 0]] - X[:, bones[:, 1]], axis=-1)  # [F, B]
+    finite = np.isfinite(lengths)
+    use = finite
+    if trusted is not None:
+        t = np.asarray(trusted, dtype=bool)
+        both = finite & t[:, bones[:, 0]] & t[:, bones[:, 1]]
+        use = np.where(both.sum(0) >= min_samples, both, finite)
+    enough = use.sum(0) >= min_samples
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(np.where(use, lengths, np.nan), axis=0)
+    return np.where(enough, med, np.nan)
+
+
+def reach_limits(
+    bones: np.ndarray,  # [B, 2] joint indices
+    lengths: np.ndarray,  # [B] metres, NaN = unknown
+    n_joints: int,
+) -> np.ndarray:  # [J, J] metres, NaN where unknown or not linked
+    """Longest possible distance between two joints: the summed lengths of the shortest
+    bone path linking them (a joint cannot be farther than its limbs reach)."""
+    D = np.full((n_joints, n_joints), np.inf)
+    np.fill_diagonal(D, 0.0)
+    for (a, b), L in zip(np.asarray(bones, dtype=int).reshape(-1, 2), lengths):
+        if np.isfinite(L):
+            D[a, b] = D[b, a] = min(D[a, b], float(L))
+    for k in range(n_joints):  # Floyd-Warshall
+        D = np.minimum(D, D[:, k:k + 1] + D[k:k + 1, :])
+    return np.where(np.isfinite(D), D, np.nan)
+
+
+def implausible_joints(
+    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
+    bones: np.ndarray,  # [B, 2] joint indices
+    lengths: np.ndarray,  # [B] typical bone lengths (m), NaN = unknown
+    candidates: np.ndarray,  # [F, J] bool: joints that may be rejected
+    rel_tolerance: float = REL_TOLERANCE,
+    abs_tolerance_m: float = ABS_TOLERANCE_M,
+) -> np.ndarray:  # [F, J] bool
+    """Candidate joints to reject, frame by frame, greedily.
+
+    Two kinds of evidence, both with tolerance ``max(rel x L, abs)``:
+
+    - bones: a bone whose length is off from its typical length is *bad*;
+    - reach: two joints not linked by a bone are *out of reach* when they are farther apart
+      than the bone path between them (:func:`reach_limits`) allows.
+
+    A joint is suspect when more than half of its checked bones are bad, or when some joint
+    is out of its reach. Each round sets aside, in every frame, the suspect with the
+    largest summed relative excess over all its bad bones and reaches, then re-checks
+    without it: a wrong joint makes its good neighbours look bad too (but they are each
+    involved in fewer violations), and setting it aside clears them. The joints set aside
+    that are ``candidates`` are rejected; the others only stop blaming their neighbours.
+    """
+    X = np.asarray(X, dtype=float)
+    cand = np.asarray(candidates, dtype=bool)
+    out = np.zeros(X.shape[:2], dtype=bool)
+    for s in range(0, X.shape[0], _BLOCK):  # frames are independent: bounded memory
+        out[s:s + _BLOCK] = _implausible_block(X[s:s + _BLOCK], bones, lengths,
+                                               cand[s:s + _BLOCK], rel_tolerance,
+                                               abs_tolerance_m)
+    return out
+
+
+def _implausible_block(
+    X: np.ndarray,  # [F, J, 3]
+    bones: np.ndarray,  # [B, 2]
+    lengths: np.ndarray,  # [B]
+    candidates: np.ndarray,  # [F, J]
+    rel_tolerance: float,
+    abs_tolerance_m: float,
+) -> np.ndarray:  # [F, J] bool
+    F, J = X.shape[:2]
+    bones = np.asarray(bones, dtype=int).reshape(-1, 2)
+    L = np.asarray(lengths, dtype=float)
+    known = np.isfinite(X).all(-1)
+    cand = np.asarray(candidates, dtype=bool) & known
+    if not cand.any() or not np.isfinite(L).any():
+        return np.zeros((F, J), dtype=bool)
+    reach = reach_limits(bones, L, J)
+    pairs = np.array([(a, b) for a in range(J) for b in range(a + 1, J)
+                      if np.isfinite(reach[a, b])], dtype=int).reshape(-1, 2)
+    is_bone = np.zeros(len(pairs), dtype=bool)
+    limit = reach[pairs[:, 0], pairs[:, 1]]  # [P]
+    ok = np.isfinite(L)
+    bone_set = {(min(a, b), max(a, b)): Lb for (a, b), Lb in zip(bones[ok], L[ok])}
+    for i, (a, b) in enumerate(pairs):
+        if (a, b) in bone_set:
+            is_bone[i] = True
+            limit[i] = bone_set[(a, b)]
+    tol = np.maximum(rel_tolerance * limit, abs_tolerance_m)  # [P]
+    dist = np.linalg.norm(X[:, pairs[:, 0]] - X[:, pairs[:, 1]], axis=-1)  # [F, P]
+    excess = np.where(is_bone, np.abs(dist - limit), dist - limit)
+    bad_all = excess > tol
+    rel = np.where(bad_all, excess / np.maximum(limit, abs_tolerance_m), 0.0)
+    inc = np.zeros((len(pairs), J))
+    inc[np.arange(len(pairs)), pairs[:, 0]] = 1.0
+    inc[np.arange(len(pairs)), pairs[:, 1]] = 1.0
+    inc_bone, inc_reach = inc * is_bone[:, None], inc * ~is_bone[:, None]
+    rows = np.arange(F)
+    set_aside = np.zeros((F, J), dtype=bool)  # worst suspects, rejected if candidates
+    for _ in range(J):
+        alive = known & ~set_aside
+        checked = alive[:, pairs[:, 0]] & alive[:, pairs[:, 1]]  # [F, P]
+        bad = checked & bad_all
+        n_bone = checked @ inc_bone  # [F, J]
+        bad_bone, bad_reach = bad @ inc_bone, bad @ inc_reach
+        suspect = alive & (((bad_bone > 0) & (2 * bad_bone > n_bone)) | (bad_reach > 0))
+        if not suspect.any():
+            break
+        score = np.where(suspect, np.where(checked, rel, 0.0) @ inc, -1.0)
+        worst = score.argmax(1)
+        hit = suspect[rows, worst]
+        set_aside[rows[hit], worst[hit]] = True
+    return set_aside & cand
