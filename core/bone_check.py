@@ -17,6 +17,12 @@ import numpy as np
 #: than ``max(REL_TOLERANCE x L, ABS_TOLERANCE_M)``.
 REL_TOLERANCE = 0.25
 ABS_TOLERANCE_M = 0.04
+#: ... or by more than N_SIGMA robust standard deviations of that bone's length.
+N_SIGMA = 4.0
+#: Bones shorter than this (face, feet) only bound the reach of their joints: detectors
+#: place such keypoints by definitions that differ between views, so their lengths vary
+#: more than the tolerance even when nothing is wrong.
+MIN_BONE_M = 0.15
 #: Frames checked at once (the checks are per frame).
 _BLOCK = 512
 
@@ -29,6 +35,18 @@ def typical_bone_lengths(
 ) -> np.ndarray:  # [B] metres, NaN where fewer than ``min_samples`` samples
     """Median length of every bone over the frames where both endpoints are trusted
     (all finite endpoints when ``trusted`` leaves fewer than ``min_samples``)."""
+    return bone_length_statistics(X, bones, trusted, min_samples)[0]
+
+
+def bone_length_statistics(
+    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
+    bones: np.ndarray,  # [B, 2] joint indices
+    trusted: np.ndarray | None = None,  # [F, J] bool
+    min_samples: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:  # [B] median (m), [B] robust spread (m)
+    """:func:`typical_bone_lengths` and the robust spread of each bone's length over the
+    same frames (1.4826 x the median absolute deviation: a standard deviation for Gaussian
+    jitter, unmoved by a minority of gross errors)."""
     X = np.asarray(X, dtype=float)
     bones = np.asarray(bones, dtype=int).reshape(-1, 2)
     lengths = np.linalg.norm(X[:, bones[:, 0]] - X[:, bones[:, 1]], axis=-1)  # [F, B]
@@ -41,8 +59,10 @@ def typical_bone_lengths(
     enough = use.sum(0) >= min_samples
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(np.where(use, lengths, np.nan), axis=0)
-    return np.where(enough, med, np.nan)
+        sample = np.where(use, lengths, np.nan)
+        med = np.nanmedian(sample, axis=0)
+        spread = 1.4826 * np.nanmedian(np.abs(sample - med), axis=0)
+    return np.where(enough, med, np.nan), np.where(enough, spread, np.nan)
 
 
 def reach_limits(
@@ -69,14 +89,37 @@ def implausible_joints(
     candidates: np.ndarray,  # [F, J] bool: joints that may be rejected
     rel_tolerance: float = REL_TOLERANCE,
     abs_tolerance_m: float = ABS_TOLERANCE_M,
+    spread: np.ndarray | None = None,  # [B] robust spread of each bone's length (m)
+    n_sigma: float = N_SIGMA,
+    min_bone_m: float = MIN_BONE_M,
 ) -> np.ndarray:  # [F, J] bool
-    """Candidate joints to reject, frame by frame, greedily.
+    """The rejected joints of :func:`check_bones`."""
+    return check_bones(X, bones, lengths, candidates, rel_tolerance, abs_tolerance_m, spread,
+                       n_sigma, min_bone_m)[0]
+
+
+def check_bones(
+    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
+    bones: np.ndarray,  # [B, 2] joint indices
+    lengths: np.ndarray,  # [B] typical bone lengths (m), NaN = unknown
+    candidates: np.ndarray,  # [F, J] bool: joints that may be rejected
+    rel_tolerance: float = REL_TOLERANCE,
+    abs_tolerance_m: float = ABS_TOLERANCE_M,
+    spread: np.ndarray | None = None,  # [B] robust spread of each bone's length (m)
+    n_sigma: float = N_SIGMA,
+    min_bone_m: float = MIN_BONE_M,
+) -> tuple[np.ndarray, np.ndarray]:  # [F, J] rejected, [F, J] rejected out of reach
+    """Candidate joints to reject, frame by frame, greedily; and which of them were out of
+    reach of another joint when rejected (gross errors, not just a bone off).
 
     Two kinds of evidence, both with tolerance ``max(rel x L, abs)``:
 
-    - bones: a bone whose length is off from its typical length is *bad*;
-    - reach: two joints not linked by a bone are *out of reach* when they are farther apart
-      than the bone path between them (:func:`reach_limits`) allows.
+    - bones: a bone whose length is off from its typical length is *bad* (the tolerance is
+      at least ``n_sigma`` x the bone's ``spread`` over the take: joints that jitter a lot
+      in every frame, such as faces seen small, are judged by their own jitter);
+    - reach: two joints not linked by a bone (or linked by a bone shorter than
+      ``min_bone_m``) are *out of reach* when they are farther apart than the bone path
+      between them (:func:`reach_limits`) allows.
 
     A joint is suspect when more than half of its checked bones are bad, or when some joint
     is out of its reach. Each round sets aside, in every frame, the suspect with the
@@ -88,40 +131,48 @@ def implausible_joints(
     X = np.asarray(X, dtype=float)
     cand = np.asarray(candidates, dtype=bool)
     out = np.zeros(X.shape[:2], dtype=bool)
+    gross = np.zeros(X.shape[:2], dtype=bool)
     for s in range(0, X.shape[0], _BLOCK):  # frames are independent: bounded memory
-        out[s:s + _BLOCK] = _implausible_block(X[s:s + _BLOCK], bones, lengths,
-                                               cand[s:s + _BLOCK], rel_tolerance,
-                                               abs_tolerance_m)
-    return out
+        e = s + _BLOCK
+        out[s:e], gross[s:e] = _check_block(X[s:e], bones, lengths, cand[s:e], rel_tolerance,
+                                            abs_tolerance_m, spread, n_sigma, min_bone_m)
+    return out, gross
 
 
-def _implausible_block(
+def _check_block(
     X: np.ndarray,  # [F, J, 3]
     bones: np.ndarray,  # [B, 2]
     lengths: np.ndarray,  # [B]
     candidates: np.ndarray,  # [F, J]
     rel_tolerance: float,
     abs_tolerance_m: float,
-) -> np.ndarray:  # [F, J] bool
+    spread: np.ndarray | None,
+    n_sigma: float,
+    min_bone_m: float,
+) -> tuple[np.ndarray, np.ndarray]:  # [F, J] bool x 2
     F, J = X.shape[:2]
     bones = np.asarray(bones, dtype=int).reshape(-1, 2)
     L = np.asarray(lengths, dtype=float)
     known = np.isfinite(X).all(-1)
     cand = np.asarray(candidates, dtype=bool) & known
     if not cand.any() or not np.isfinite(L).any():
-        return np.zeros((F, J), dtype=bool)
+        return np.zeros((F, J), dtype=bool), np.zeros((F, J), dtype=bool)
     reach = reach_limits(bones, L, J)
     pairs = np.array([(a, b) for a in range(J) for b in range(a + 1, J)
                       if np.isfinite(reach[a, b])], dtype=int).reshape(-1, 2)
     is_bone = np.zeros(len(pairs), dtype=bool)
     limit = reach[pairs[:, 0], pairs[:, 1]]  # [P]
     ok = np.isfinite(L)
-    bone_set = {(min(a, b), max(a, b)): Lb for (a, b), Lb in zip(bones[ok], L[ok])}
+    sd = np.zeros(len(L)) if spread is None else np.nan_to_num(np.asarray(spread, float))
+    bone_set = {(min(a, b), max(a, b)): (Lb, sb)
+                for (a, b), Lb, sb in zip(bones[ok], L[ok], sd[ok])}
+    jitter = np.zeros(len(pairs))
     for i, (a, b) in enumerate(pairs):
-        if (a, b) in bone_set:
+        if (a, b) in bone_set and bone_set[(a, b)][0] >= min_bone_m:
             is_bone[i] = True
-            limit[i] = bone_set[(a, b)]
-    tol = np.maximum(rel_tolerance * limit, abs_tolerance_m)  # [P]
+            limit[i], jitter[i] = bone_set[(a, b)]
+    tol = np.maximum(np.maximum(rel_tolerance * limit, abs_tolerance_m),
+                     n_sigma * jitter)  # [P]
     dist = np.linalg.norm(X[:, pairs[:, 0]] - X[:, pairs[:, 1]], axis=-1)  # [F, P]
     excess = np.where(is_bone, np.abs(dist - limit), dist - limit)
     bad_all = excess > tol
@@ -132,6 +183,7 @@ def _implausible_block(
     inc_bone, inc_reach = inc * is_bone[:, None], inc * ~is_bone[:, None]
     rows = np.arange(F)
     set_aside = np.zeros((F, J), dtype=bool)  # worst suspects, rejected if candidates
+    gross = np.zeros((F, J), dtype=bool)
     for _ in range(J):
         alive = known & ~set_aside
         checked = alive[:, pairs[:, 0]] & alive[:, pairs[:, 1]]  # [F, P]
@@ -145,4 +197,5 @@ def _implausible_block(
         worst = score.argmax(1)
         hit = suspect[rows, worst]
         set_aside[rows[hit], worst[hit]] = True
-    return set_aside & cand
+        gross[rows[hit], worst[hit]] = bad_reach[rows[hit], worst[hit]] > 0
+    return set_aside & cand, gross & cand

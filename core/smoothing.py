@@ -85,23 +85,23 @@ def gcv_cutoffs(
     X = np.asarray(X, dtype=float)
     valid = np.asarray(valid, dtype=bool) & np.isfinite(X).all(-1)
     F = X.shape[0]
-    n = np.maximum(valid.reshape(F, -1).sum(0), 1)  # [K]
-    cuts, scores, outs = [], [], []
-    for c in candidates:
+    vf = valid.reshape(F, -1)
+    n = np.maximum(vf.sum(0), 1)  # [K]
+    best_score = np.full(vf.shape[1], np.inf)
+    best_cut = np.full(vf.shape[1], 0.5 * fps)
+    best = np.where(valid[..., None], X, np.nan).reshape(F, -1, 3)  # the unfiltered answer
+    first = True
+    for c in candidates:  # keep only the best answer so far: memory of two takes, not nine
         if c >= 0.5 * fps:
             continue
         Y = butterworth_smooth(X, valid, fps, c, order).reshape(F, -1, 3)
-        r = np.where(valid.reshape(F, -1)[..., None], X.reshape(F, -1, 3) - Y, 0.0)
-        rss = (r ** 2).sum((0, 2)) / n
-        scores.append(rss / (1.0 - _smoother_trace_fraction(c, fps, order)) ** 2)
-        cuts.append(c)
-        outs.append(Y)
-    if not cuts:  # every candidate at or above Nyquist: nothing to remove
-        return np.full(valid.shape[1:], 0.5 * fps), np.where(valid[..., None], X, np.nan)
-    best = np.argmin(np.stack(scores), axis=0)  # [K]
-    Y = np.stack(outs)[best, :, np.arange(best.size)]  # [K, F, 3]
-    cut = np.asarray(cuts)[best]
-    return cut.reshape(valid.shape[1:]), np.moveaxis(Y, 0, 1).reshape(X.shape)
+        r = np.where(vf[..., None], X.reshape(F, -1, 3) - Y, 0.0)
+        score = (r ** 2).sum((0, 2)) / n / (1.0 - _smoother_trace_fraction(c, fps, order)) ** 2
+        better = np.ones_like(vf[0]) if first else score < best_score
+        first = False
+        best_score[better], best_cut[better] = score[better], c
+        best[:, better] = Y[:, better]
+    return best_cut.reshape(valid.shape[1:]), best.reshape(X.shape)
 
 
 def reject_spikes(

@@ -96,3 +96,27 @@ def test_reach_decides_between_two_joints_joined_by_one_bone():
     iso[5, ankle] = np.nan
     rej = implausible_joints(iso, BONES, L, np.ones(X.shape[:2], bool))
     assert rej[5, toe] and rej.sum() == 1
+
+
+def test_gross_errors_are_told_from_a_bone_merely_off():
+    from skelsplat.core.bone_check import check_bones
+
+    X = _motion(noise_m=0.005, seed=5)
+    L = typical_bone_lengths(X, BONES)
+    elbow, shoulder = JS.index("right_elbow"), JS.index("right_shoulder")
+    bad = X.copy()
+    bad[10, elbow] += [0.0, 0.6, 0.2]  # far off: out of reach of the neck, hips ...
+    arm = X[20, elbow] - X[20, shoulder]
+    bad[20, elbow] -= 0.1 * arm / np.linalg.norm(arm)  # upper arm 10 cm short: a bone off
+    rejected, gross = check_bones(bad, BONES, L, np.ones(X.shape[:2], bool))
+    assert rejected[10, elbow] and gross[10, elbow]
+    assert rejected[20, elbow] and not gross[20, elbow]
+    assert rejected.sum() == 2 and not (gross & ~rejected).any()
+    # face bones (< 15 cm) only bound reach: an ear 5 cm closer to the eye is not judged
+    # by its bone (unless asked); farther away than the bone reaches, it would be
+    ear, eye = JS.index("right_ear"), JS.index("right_eye")
+    face = X.copy()
+    d = X[30, ear] - X[30, eye]
+    face[30, ear] -= 0.05 * d / np.linalg.norm(d)
+    assert not check_bones(face, BONES, L, np.ones(X.shape[:2], bool))[0].any()
+    assert check_bones(face, BONES, L, np.ones(X.shape[:2], bool), min_bone_m=0.0)[0][30, ear]

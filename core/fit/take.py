@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..bone_check import implausible_joints, typical_bone_lengths
+from ..bone_check import bone_length_statistics, check_bones
 from ..camera import Rig
 from ..errors import Cancelled, FitError
 from ..keypoints2d import Keypoints2D
@@ -185,13 +185,24 @@ def fit_take(
     if opts.bone_check and len(js.bones):
         # joints whose bones disagree with the take's typical lengths, or out of reach of
         # the others, are left to bridging: typical lengths from well-supported points
-        lengths = typical_bone_lengths(X0, js.bone_indices, valid0 & ~weak)
-        implausible = implausible_joints(X0, js.bone_indices, lengths, valid0,
-                                         opts.bone_tolerance, opts.bone_tolerance_m)
+        lengths, spread = bone_length_statistics(X0, js.bone_indices, valid0 & ~weak)
+        implausible, out_of_reach = check_bones(X0, js.bone_indices, lengths, valid0,
+                                                opts.bone_tolerance, opts.bone_tolerance_m,
+                                                spread)
+        kept_X, kept_used = X0[implausible], used[implausible]
         X0[implausible] = np.nan
         used[implausible] = False
         valid0 &= ~implausible
     init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
+    if implausible.any():
+        # a joint with only a bone off and no bridge keeps its own point (mild evidence);
+        # one out of reach of the others stays undetermined
+        back = ~bridged[implausible] & ~out_of_reach[implausible]
+        sel = tuple(i[back] for i in np.nonzero(implausible))
+        init[sel] = X0[sel] = kept_X[back]
+        used[sel] = kept_used[back]
+        valid0[sel] = True
+        implausible[sel] = False
     timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
 
     weight = np.zeros((F, J, V))  # fit weight of each detection: its confidence, 0 = unused
