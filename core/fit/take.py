@@ -36,10 +36,11 @@ _TRI_BLOCK = 200
 #: Frames per optimiser call on CPU. The chunks of a wave (the unit of warm starting) are
 #: fitted in batches of at most this many frames, queued on the worker threads:
 #: ``fit_frames`` treats frames independently (same results, bit for bit), so the memory in
-#: flight is ``workers`` batches (~40 MB each with 4 views x 25 joints), whatever the take
-#: length and ``chunk_frames``. Measured: the same frames/s as one call per 256-frame
-#: chunk; 16-frame batches are ~10 % slower (per-step overhead).
-_FIT_BATCH = 32
+#: flight is ``workers`` batches (~40 MB per 64 frames with 4 views x 25 joints), whatever
+#: the take length and ``chunk_frames``. Measured (3000 frames, same machine state): 32-frame
+#: batches 84 frames/s, 64: 97, 128: 94, 256 (one call per chunk): 96; peak RSS 424 / 469 /
+#: 568 / 802 MB (per-step overhead below 64 frames, memory above).
+_FIT_BATCH = 64
 
 
 def _check_inputs(keypoints: Keypoints2D, rig: Rig) -> Keypoints2D:
