@@ -17,9 +17,26 @@ import time
 from pathlib import Path
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                      cutoff_flag: str) -> None:
+    """``--device``, ``--mode``, ``--smooth`` and the smoothing cut-off (``cutoff_flag``),
+    shared by ``skelsplat fit`` and ``skelsplat run``."""
     from ..core.fit.options import DEVICES, MODES, SMOOTHERS
 
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
+    parser.add_argument("--mode", default="fast", choices=MODES,
+                        help="fast (default) or reference (the authors' settings; very slow "
+                             "on CPU)")
+    parser.add_argument("--smooth", default="auto", choices=SMOOTHERS,
+                        help="temporal smoothing: auto (default; robust in fast mode when the "
+                             "frame rate is known, else off), off, butterworth, robust (the "
+                             "raw joints are kept in the NPZ)")
+    parser.add_argument(cutoff_flag, type=float, default=None, metavar="HZ",
+                        help="smoothing cut-off frequency (default: chosen per joint from the "
+                             "data by cross-validation, 2-15 Hz)")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     try:
         from ..core.keypoints import KEYPOINT_FORMATS
     except ImportError:  # reader package not part of this build
@@ -36,16 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--joint-set", default="auto", metavar="NAME",
                    help="joint set of the keypoints, e.g. body_25, coco_17 (default: from the "
                         "file or the joint count)")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
-    p.add_argument("--mode", default="fast", choices=MODES,
-                   help="fast (default) or reference (the authors' settings; very slow on CPU)")
-    p.add_argument("--smooth", default="auto", choices=SMOOTHERS,
-                   help="temporal smoothing: auto (default; robust in fast mode when the frame "
-                        "rate is known, else off), off, butterworth, robust (the raw joints are "
-                        "kept in NPZ)")
-    p.add_argument("--cutoff", type=float, default=None, metavar="HZ",
-                   help="smoothing cut-off frequency (default: chosen per joint from the data "
-                        "by cross-validation, 2-15 Hz)")
+    add_fit_arguments(p, "--cutoff")
     p.add_argument("--fps", type=float, default=None, help="frame rate when the file has none")
     p.add_argument("--out", required=True, metavar="OUT", help="output .npz, .json, .trc, .c3d")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

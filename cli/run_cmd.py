@@ -16,6 +16,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from .fit_cmd import add_fit_arguments
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -53,15 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     fit.add_argument("--cache-dir", metavar="DIR",
                      help="detection cache folder (default: .skelsplat_cache next to the videos)")
-    fit.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    fit.add_argument("--mode", choices=("fast", "reference"), default="fast")
-    fit.add_argument("--smooth", choices=("auto", "off", "butterworth", "robust"), default="auto",
-                     help="temporal smoothing of the fitted joints (default auto = robust in "
-                          "fast mode: spike rejection + zero-phase low-pass; off in reference "
-                          "mode; the raw joints stay in joints.npz)")
-    fit.add_argument("--smooth-cutoff", type=float, default=None, metavar="HZ",
-                     help="Butterworth cutoff frequency (default: chosen per joint from the "
-                          "data by cross-validation, 2-15 Hz)")
+    add_fit_arguments(fit, "--smooth-cutoff")
     p.set_defaults(func=run)
     return p
 

@@ -82,22 +82,6 @@ def reach_limits(
     return np.where(np.isfinite(D), D, np.nan)
 
 
-def implausible_joints(
-    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
-    bones: np.ndarray,  # [B, 2] joint indices
-    lengths: np.ndarray,  # [B] typical bone lengths (m), NaN = unknown
-    candidates: np.ndarray,  # [F, J] bool: joints that may be rejected
-    rel_tolerance: float = REL_TOLERANCE,
-    abs_tolerance_m: float = ABS_TOLERANCE_M,
-    spread: np.ndarray | None = None,  # [B] robust spread of each bone's length (m)
-    n_sigma: float = N_SIGMA,
-    min_bone_m: float = MIN_BONE_M,
-) -> np.ndarray:  # [F, J] bool
-    """The rejected joints of :func:`check_bones`."""
-    return check_bones(X, bones, lengths, candidates, rel_tolerance, abs_tolerance_m, spread,
-                       n_sigma, min_bone_m)[0]
-
-
 def check_bones(
     X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
     bones: np.ndarray,  # [B, 2] joint indices

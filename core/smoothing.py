@@ -90,15 +90,13 @@ def gcv_cutoffs(
     best_score = np.full(vf.shape[1], np.inf)
     best_cut = np.full(vf.shape[1], 0.5 * fps)
     best = np.where(valid[..., None], X, np.nan).reshape(F, -1, 3)  # the unfiltered answer
-    first = True
     for c in candidates:  # keep only the best answer so far: memory of two takes, not nine
         if c >= 0.5 * fps:
             continue
         Y = butterworth_smooth(X, valid, fps, c, order).reshape(F, -1, 3)
         r = np.where(vf[..., None], X.reshape(F, -1, 3) - Y, 0.0)
         score = (r ** 2).sum((0, 2)) / n / (1.0 - _smoother_trace_fraction(c, fps, order)) ** 2
-        better = np.ones_like(vf[0]) if first else score < best_score
-        first = False
+        better = score < best_score  # the first candidate beats inf everywhere
         best_score[better], best_cut[better] = score[better], c
         best[:, better] = Y[:, better]
     return best_cut.reshape(valid.shape[1:]), best.reshape(X.shape)

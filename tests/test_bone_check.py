@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelsplat.core.bone_check import implausible_joints, reach_limits, typical_bone_lengths
+from skelsplat.core.bone_check import check_bones, reach_limits, typical_bone_lengths
 from skelsplat.core.fit.synthetic import random_motion
 from skelsplat.core.skeletons import get_joint_set
 
 JS = get_joint_set("body_25")
 BONES = JS.bone_indices
+
+
+def implausible_joints(*args, **kwargs) -> np.ndarray:
+    """The rejected joints of :func:`check_bones`."""
+    return check_bones(*args, **kwargs)[0]
 
 
 def _motion(F: int = 60, noise_m: float = 0.01, seed: int = 0) -> np.ndarray:
@@ -99,8 +104,6 @@ def test_reach_decides_between_two_joints_joined_by_one_bone():
 
 
 def test_gross_errors_are_told_from_a_bone_merely_off():
-    from skelsplat.core.bone_check import check_bones
-
     X = _motion(noise_m=0.005, seed=5)
     L = typical_bone_lengths(X, BONES)
     elbow, shoulder = JS.index("right_elbow"), JS.index("right_shoulder")
