@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from skelsplat.core.bench.gpu_check import random_scene
 from skelsplat.core.render import (
     Targets,
     covariance_3d,
@@ -14,33 +15,12 @@ from skelsplat.core.render import (
     project_gaussians,
     view_losses,
 )
-from skelsplat.core.render.gaussians import conic
 
 
 def _scene(B: int = 2, V: int = 2, J: int = 5, seed: int = 0, dtype=torch.float64,
            width: int = 72, height: int = 56, f: float = 300.0):
     """Tiny scene in mm: J joints ~2 m in front of V cameras, overlapping in the images."""
-    g = torch.Generator().manual_seed(seed)
-    means = torch.randn(B, J, 3, generator=g, dtype=dtype) * 40.0
-    means[..., 2] += 0.0
-    log_scales = math.log(20.0) + 0.2 * torch.randn(B, J, 3, generator=g, dtype=dtype)
-    quats = torch.randn(B, J, 4, generator=g, dtype=dtype)
-    K = torch.tensor([[f, 0, width / 2 - 0.3], [0, f, height / 2 + 0.2], [0, 0, 1]],
-                     dtype=dtype).repeat(V, 1, 1)
-    w2c = torch.eye(4, dtype=dtype).repeat(V, 1, 1)
-    for v in range(V):
-        a = 0.4 * v
-        w2c[v, :3, :3] = torch.tensor([[math.cos(a), 0, -math.sin(a)], [0, 1, 0],
-                                       [math.sin(a), 0, math.cos(a)]], dtype=dtype)
-        w2c[v, 2, 3] = 2000.0
-    sizes = torch.tensor([[width, height]] * V)
-    with torch.no_grad():
-        m2, c2, _ = project_gaussians(means, covariance_3d(log_scales, quats), K, w2c)
-    det = m2 + 3.0 * torch.randn(m2.shape, generator=g, dtype=dtype)
-    weight = 0.3 + 0.7 * torch.rand(B, V, J, generator=g, dtype=dtype)
-    weight[0, 0, 1] = 0.0
-    targets = Targets(det, weight, c2, conic(c2))
-    return means, log_scales, quats, K, w2c, sizes, targets
+    return tuple(random_scene(B, V, J, seed, width, height, f, "cpu", dtype))
 
 
 def _loss_and_grads(backend, means, log_scales, quats, K, w2c, sizes, targets, **kw):

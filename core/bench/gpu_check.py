@@ -70,16 +70,16 @@ def device_info(device: str) -> dict:
 # --- renderer equivalence -------------------------------------------------------------------
 
 def random_scene(B: int, V: int, J: int, seed: int, width: int, height: int, f: float,
-                 device: str):
+                 device: str = "cpu", dtype=None) -> list:
     """Random joints ~2 m in front of V cameras (mm) and detections near their projections:
-    (means [B, J, 3], log_scales [B, J, 3], quats [B, J, 4], K [V, 3, 3], w2c [V, 4, 4],
-    sizes [V, 2], Targets). float32 on ``device``."""
+    [means [B, J, 3], log_scales [B, J, 3], quats [B, J, 4], K [V, 3, 3], w2c [V, 4, 4],
+    sizes [V, 2], Targets], ``dtype`` (default float32) on ``device``."""
     torch = _torch()
     from ..render import Targets, covariance_3d, project_gaussians
     from ..render.gaussians import conic
 
     g = torch.Generator().manual_seed(seed)
-    f32 = torch.float32
+    f32 = dtype or torch.float32
     spread = 40.0 * max(1.0, math.sqrt(J / 6))
     means = torch.randn(B, J, 3, generator=g, dtype=f32) * spread
     log_scales = math.log(20.0) + 0.2 * torch.randn(B, J, 3, generator=g, dtype=f32)
