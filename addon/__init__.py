@@ -12,7 +12,7 @@ import bpy
 
 from ..operators import capture_ops, job_ops, prefs_ops, result_ops
 from ..panels import main_panel
-from . import deps, jobs, preferences, properties
+from . import deps, jobs, preferences, properties, session
 
 _modules = (properties, preferences, capture_ops, job_ops, result_ops, prefs_ops, main_panel)
 classes = tuple(c for m in _modules for c in m.classes)
@@ -23,6 +23,7 @@ def register() -> None:
     _register_classes()
     properties.attach()
     main_panel.attach()
+    session.attach_handlers()
     prefs = preferences.get_preferences()
     for problem in deps.activate_saved_paths(preferences.ROOT_PACKAGE,
                                              prefs.python_path if prefs else ""):
@@ -31,6 +32,7 @@ def register() -> None:
 
 def unregister() -> None:
     jobs.clear()
+    session.detach_handlers()
     main_panel.detach()
     properties.detach()
     _unregister_classes()

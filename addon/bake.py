@@ -1,29 +1,36 @@
-"""Baking a fitted motion: canonical armature, Gaussian ellipsoids, raw joint empties.
+"""Baking a fitted motion: rigid canonical armature, Gaussian ellipsoids, raw joint empties.
 
-The maths (rest pose, pose matrices, keys, ellipsoid transforms) is in
-``core/blender_rig.py``; this module only creates Blender data and keys it in bulk.
-Every call makes NEW actions (``"<take>|<run>"``); the take's armature and ellipsoids are
-reused when they exist (keys are solved against their actual rest pose), so earlier actions
-stay valid and are kept (fake user).
+The maths (take skeleton, rest pose, rotations, floor, contacts, foot locking, keys,
+ellipsoid transforms) is in ``core/animation.py`` and ``core/blender_rig.py``; this module only
+creates Blender data and keys it in bulk. Only the root bone has location keys; every other
+bone is keyed by rotation alone. Foot contacts are keyed as the armature's
+``left_foot_contact`` / ``right_foot_contact`` custom properties (0/1, constant
+interpolation). With the floor aligned (default), the take's cameras, ellipsoids and raw
+empties move with it, so the scene stays consistent. Every call makes NEW actions
+(``"<take>|<run>"``); the take's armature is reused only when its rest pose is the new
+skeleton's (keys are solved against its actual rest pose), so earlier actions stay valid and
+are kept (fake user). The scene's frame rate is set from the motion's.
 """
 
 from __future__ import annotations
 
 import colorsys
+import time
 from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..core.animation import Animation, AnimationOptions, animate
 from ..core.blender_rig import (
     basis_from_pose,
     ellipsoid_transforms,
     fill_gaps,
-    plan_rig,
     pose_matrices,
 )
 from ..core.errors import SkelsplatError
+from ..core.floor import transform_points
 from ..core.motion import Motion3D
 from .actions import new_action
 from .capture import ROLE, TAKE, mark, new_collection
@@ -31,6 +38,9 @@ from .capture import ROLE, TAKE, mark, new_collection
 SPHERE_MESH = "SkelSplat unit sphere"
 JOINT_MATERIAL = "SkelSplat joint colour"
 ERROR_PROP = "reprojection_error_px"
+CONTACT_PROP = "{side}_foot_contact"
+ALIGNMENT_PROP = "skelsplat_alignment"
+_CONSTANT = 0  # FCurve keyframe interpolation enum value of 'CONSTANT'
 
 
 @dataclass
@@ -47,6 +57,9 @@ class BakeResult:
         frame_range: (first, last) scene frames keyed.
         joint_errors: joint -> (mean, max) reprojection error in px (NaN when unknown).
         warnings: what was left out.
+        animation: the rigid animation that was keyed (metrics, contacts, floor).
+        timings_s: seconds per step (``solve``: the animation, ``keys``: its Blender key
+            values, ``keying``: writing the armature's keys).
     """
 
     armature: bpy.types.Object
@@ -58,6 +71,8 @@ class BakeResult:
     frame_range: tuple[int, int] = (1, 1)
     joint_errors: dict[str, tuple[float, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    animation: Animation | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
 def joint_colors(n: int) -> np.ndarray:
@@ -96,7 +111,9 @@ def _set_active(obj: bpy.types.Object) -> None:
 
 
 def build_armature(plan, take_name: str, collection: bpy.types.Collection) -> bpy.types.Object:
-    """Create the rest armature of ``plan`` (a :class:`~skelsplat.core.blender_rig.RigPlan`)."""
+    """Create the rest armature of ``plan`` (a :class:`~skelsplat.core.blender_rig.RigPlan`):
+    roll 0 on every bone (Blender's convention), bones connected where a head is its
+    parent's tail."""
     data = bpy.data.armatures.new(f"{take_name} skeleton")
     data.display_type = "STICK"
     obj = bpy.data.objects.new(f"{take_name} skeleton", data)
@@ -110,17 +127,15 @@ def build_armature(plan, take_name: str, collection: bpy.types.Collection) -> bp
     bpy.ops.object.mode_set(mode="EDIT")
     try:
         bones = []
-        for j, name in enumerate(plan.joint_names):
+        for b, name in enumerate(plan.bone_names):
             eb = data.edit_bones.new(name)
-            eb.head = plan.heads[j].tolist()
-            eb.tail = plan.tails[j].tolist()
-            m = np.eye(4)
-            m[:3, :3] = plan.frames[j]
-            m[:3, 3] = plan.heads[j]
-            eb.matrix = Matrix(m.tolist())
-            eb.use_connect = False
-            if plan.parents[j] >= 0:
-                eb.parent = bones[plan.parents[j]]
+            eb.head = plan.heads[b].tolist()
+            eb.tail = plan.tails[b].tolist()
+            eb.roll = 0.0
+            p = plan.parents[b]
+            if p >= 0:
+                eb.parent = bones[p]
+                eb.use_connect = bool(np.linalg.norm(plan.tails[p] - plan.heads[b]) < 1e-7)
             bones.append(eb)
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
@@ -143,11 +158,58 @@ def _bone_parents(armature: bpy.types.Object, names: list[str]) -> np.ndarray:
                      for n in names])
 
 
-def _find_armature(take_name: str, names: list[str]) -> bpy.types.Object | None:
+def _find_armature(take_name: str, plan) -> bpy.types.Object | None:
+    """The take's armature with the same bones and rest pose as ``plan``, if any."""
+    names = plan.bone_names
     for obj in _owned("armature", take_name, "ARMATURE"):
-        if sorted(b.name for b in obj.data.bones) == sorted(names):
+        if sorted(b.name for b in obj.data.bones) != sorted(names):
+            continue
+        heads = np.array([np.array(obj.data.bones[n].head_local) for n in names])
+        tails = np.array([np.array(obj.data.bones[n].tail_local) for n in names])
+        if np.abs(heads - plan.heads).max() < 1e-5 and np.abs(tails - plan.tails).max() < 1e-5:
             return obj
     return None
+
+
+def set_scene_fps(scene: bpy.types.Scene, fps: float | None, warnings: list[str]) -> None:
+    """Give the scene the motion's frame rate (fps / fps_base for fractional rates)."""
+    if not fps or not fps > 0:
+        warnings.append(f"the motion has no frame rate; the scene keeps "
+                        f"{scene.render.fps / scene.render.fps_base:g} fps")
+        return
+    scene.render.fps = max(1, round(fps))
+    scene.render.fps_base = scene.render.fps / fps
+
+
+def _align_cameras(take_name: str, alignment: np.ndarray) -> None:
+    """Move the take's cameras by ``alignment`` (relative to the alignment they already
+    carry, so re-baking never compounds it)."""
+    for obj in bpy.data.objects:
+        if obj.get(ROLE) != "camera" or obj.get(TAKE) != take_name:
+            continue
+        old = np.array(obj.get(ALIGNMENT_PROP, np.eye(4).ravel().tolist()),
+                       dtype=float).reshape(4, 4)
+        delta = alignment @ np.linalg.inv(old)
+        if np.abs(delta - np.eye(4)).max() < 1e-12:
+            continue
+        obj.matrix_world = Matrix((delta @ np.array(obj.matrix_world)).tolist())
+        obj[ALIGNMENT_PROP] = alignment.ravel().tolist()
+
+
+def _key_contacts(channels, armature: bpy.types.Object, frames: np.ndarray,
+                  animation: Animation) -> None:
+    """Key each foot's contact (0/1) as a custom property with constant interpolation."""
+    for side, fc in animation.contacts.items():
+        prop = CONTACT_PROP.format(side=side)
+        armature[prop] = int(fc.contact[0])
+        ui = armature.id_properties_ui(prop)
+        ui.update(min=0, max=1, description=f"1 while the {side} foot is planted "
+                  "(SkelSplat contact detection; edit freely)")
+        for curve in channels.add_vector(f'["{prop}"]', frames,
+                                         fc.contact.astype(float)[:, None], group="contacts"):
+            n = len(curve.keyframe_points)
+            curve.keyframe_points.foreach_set("interpolation", [_CONSTANT] * n)
+            curve.update()
 
 
 def unit_sphere_mesh() -> bpy.types.Mesh:
@@ -221,8 +283,13 @@ def joint_error_stats(motion: Motion3D, names: list[str]) -> tuple[dict, np.ndar
 def bake_motion(motion: Motion3D, *, take_name: str = "take", run_name: str | None = None,
                 scene: bpy.types.Scene | None = None, frame_start: int = 1,
                 ellipsoids: bool = True, sigma: float = 2.0,
-                raw_empties: bool = False) -> BakeResult:
-    """Bake ``motion`` (canonical joint names) into the scene; see ``addon/pipeline.py``."""
+                raw_empties: bool = False, rest_pose: str = "T", floor: str = "align",
+                lock_feet: bool = True, animation: Animation | None = None) -> BakeResult:
+    """Bake ``motion`` (canonical joint names) into the scene; see ``addon/pipeline.py``.
+
+    ``rest_pose``, ``floor`` and ``lock_feet`` are :class:`AnimationOptions`; pass an
+    already computed ``animation`` of ``motion`` to skip solving it again.
+    """
     scene = scene or bpy.context.scene
     if motion.n_frames == 0:
         raise SkelsplatError("cannot bake: the motion has no frames")
@@ -230,41 +297,64 @@ def bake_motion(motion: Motion3D, *, take_name: str = "take", run_name: str | No
         raise SkelsplatError(f"ellipsoid sigma must be positive, got {sigma}")
     run_name = run_name or _next_run_name(take_name)
     action_name = f"{take_name}|{run_name}"
-    joints = fill_gaps(motion.joints3d, motion.valid)  # [F, J_in, 3]
-    plan = plan_rig(joints, motion.joint_names)
+    start = time.perf_counter()
+    anim = animation or animate(motion, AnimationOptions(rest_pose=rest_pose, floor=floor,
+                                                         lock_feet=lock_feet))
+    timings = {"solve": time.perf_counter() - start}
+    plan = anim.plan
     names = plan.joint_names
     idx = [motion.index(n) for n in names]
-    warnings = [f"joint {n!r} has no valid frame and is left out of the armature"
+    A = anim.alignment  # calibration world -> the animation's world
+    joints = transform_points(A, fill_gaps(motion.joints3d, motion.valid))  # [F, J_in, 3]
+    warnings = [f"joint {n!r} is left out of the armature (no valid frame, or never seen "
+                f"together with its parent)"
                 for n in motion.joint_names if n not in names]
+    warnings += [f"undetermined rotation: {u}" for u in anim.undetermined]
+    warnings += anim.warnings
+    set_scene_fps(scene, motion.fps, warnings)
     frames = frame_start + motion.frame_numbers.astype(float)  # [F]
     if bpy.context.object is not None and bpy.context.object.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
 
     root = _ensure_collection(scene, take_name, "result")
-    armature = _find_armature(take_name, names) or build_armature(plan, take_name, root)
-    rest = _rest_matrices(armature, names)
-    parents = _bone_parents(armature, names)
-    pose = pose_matrices(plan, joints[:, idx])  # [F, J, 4, 4]
+    armature = _find_armature(take_name, plan) or build_armature(plan, take_name, root)
+    bones = plan.bone_names
+    rest = _rest_matrices(armature, bones)
+    parents = _bone_parents(armature, bones)
+    start = time.perf_counter()
+    pose = pose_matrices(plan, anim.pose)  # [F, B, 4, 4]
     locations, quats = basis_from_pose(rest, parents, pose)
+    timings["keys"] = time.perf_counter() - start
+    start = time.perf_counter()
     channels = new_action(armature, action_name)
-    for j, name in enumerate(names):
+    for b, name in enumerate(bones):
         path = f'pose.bones["{name}"]'
-        channels.add_vector(f"{path}.location", frames, locations[:, j], group=name)
-        channels.add_vector(f"{path}.rotation_quaternion", frames, quats[:, j], group=name)
+        if parents[b] < 0:  # only the root moves; every other bone only turns
+            channels.add_vector(f"{path}.location", frames, locations[:, b], group=name)
+        channels.add_vector(f"{path}.rotation_quaternion", frames, quats[:, b], group=name)
+    _key_contacts(channels, armature, frames, anim)
+    timings["keying"] = time.perf_counter() - start
     channels.action.use_fake_user = True
     armature["skelsplat_run"] = run_name
+    armature["skelsplat_rest_pose"] = plan.rest_pose
+    armature[ALIGNMENT_PROP] = A.ravel().tolist()  # calibration world -> this armature's
+    armature["skelsplat_undetermined"] = "; ".join(anim.undetermined) or "none"
+    _align_cameras(take_name, A)
     stats, per_frame = joint_error_stats(motion, names)
     for name, (mean, peak) in stats.items():
         armature.pose.bones[name][ERROR_PROP] = mean
         armature.pose.bones[name]["reprojection_error_max_px"] = peak
+        res = anim.metrics.residual_per_joint_mm.get(name, (float("nan"),) * 2)
+        armature.pose.bones[name]["residual_to_fit_mm"] = res[0]
     result = BakeResult(armature, channels.action, run_name, collection=root,
                         frame_range=(int(frames[0]), int(frames[-1])), joint_errors=stats,
-                        warnings=warnings)
+                        warnings=warnings, animation=anim, timings_s=timings)
 
     if ellipsoids and motion.covariances is None:
         result.warnings.append("the motion has no covariances: no ellipsoids")
     elif ellipsoids:
-        cov = fill_gaps(motion.covariances, motion.valid)[:, idx]
+        R = A[:3, :3]
+        cov = R @ fill_gaps(motion.covariances, motion.valid)[:, idx] @ R.T
         rotations, scales = ellipsoid_transforms(cov, sigma)
         coll = _ensure_collection(scene, take_name, "gaussians", root)
         mesh = unit_sphere_mesh()
@@ -292,7 +382,7 @@ def bake_motion(motion: Motion3D, *, take_name: str = "take", run_name: str | No
 
     if raw_empties:
         raw = motion.raw_joints3d if motion.raw_joints3d is not None else motion.joints3d
-        raw = fill_gaps(raw, motion.valid)[:, idx]
+        raw = transform_points(A, fill_gaps(raw, motion.valid)[:, idx])
         coll = _ensure_collection(scene, take_name, "raw joints", root)
 
         def make_empty(name: str, j: int) -> bpy.types.Object:

@@ -53,6 +53,15 @@ def new_collection(scene: bpy.types.Scene, name: str, take_name: str,
     return coll
 
 
+def _take_collection(scene: bpy.types.Scene, take_name: str) -> bpy.types.Collection | None:
+    """The camera collection an earlier import of ``take_name`` created in ``scene``."""
+    for coll in scene.collection.children_recursive:
+        if coll.get(ROLE) == "collection" and coll.get(TAKE) == take_name \
+                and coll.name.startswith(f"{take_name} cameras"):
+            return coll
+    return None
+
+
 def apply_camera(obj: bpy.types.Object, camera: Camera,
                  scene_camera: Camera | None = None) -> list[str]:
     """Set a Blender camera object's lens, sensor, shift and placement from ``camera``.
@@ -124,8 +133,13 @@ def build_scene(rig: Rig, videos: str | Path | Sequence[str | Path] | Mapping[st
                 | None = None, *,
                 take_name: str = "take", fps: float | None = None, frame_start: int = 1,
                 frame_count: int | None = None, offsets: Mapping[str, int] | None = None,
-                scene: bpy.types.Scene | None = None) -> CaptureScene:
+                scene: bpy.types.Scene | None = None, allow_sorted: bool = False
+                ) -> CaptureScene:
     """Create the take's camera collection (see ``addon/pipeline.py`` for the contract).
+
+    Building the same take again updates its collection in place: cameras keep their
+    objects (updated lens, placement and footage), cameras the calibration no longer has
+    are removed, new ones are added; nothing is duplicated.
 
     Args:
         rig: calibrated cameras (metres, world-to-camera).
@@ -135,6 +149,8 @@ def build_scene(rig: Rig, videos: str | Path | Sequence[str | Path] | Mapping[st
         frame_start: scene frame of take frame 0.
         frame_count: take length when there are no videos.
         offsets: camera name -> video frame of take frame 0.
+        allow_sorted: pair videos whose names do not match the cameras in sorted order
+            (the user's explicit choice; the pairs are listed in the warnings).
     """
     scene = scene or bpy.context.scene
     warnings: list[str] = []
@@ -145,20 +161,31 @@ def build_scene(rig: Rig, videos: str | Path | Sequence[str | Path] | Mapping[st
 
         mapping = dict(videos) if isinstance(videos, Mapping) else None
         paths = list(mapping.values()) if mapping else videos
-        take = read_take(paths, rig, mapping=mapping, offsets=offsets, allow_sorted=True)
+        take = read_take(paths, rig, mapping=mapping, offsets=offsets,
+                         allow_sorted=allow_sorted)
         rig = take.rig or rig
         warnings.extend(take.warnings)
         fps = fps or take.fps
         frame_numbers = [int(f) for f in take.frame_numbers]
         footage = {v.camera: (v.path, v.offset) for v in take.videos}
-    coll = new_collection(scene, f"{take_name} cameras", take_name)
+    coll = _take_collection(scene, take_name) or new_collection(scene, f"{take_name} cameras",
+                                                                take_name)
+    existing = {o.name: o for o in coll.objects
+                if o.get(ROLE) == "camera" and o.get(TAKE) == take_name and o.type == "CAMERA"}
+    for gone in [o for n, o in existing.items() if n not in rig.names]:
+        bpy.data.objects.remove(gone)
     result = CaptureScene(coll, rig, warnings=warnings)
     first = rig[0]
     for cam in rig:
-        data = bpy.data.cameras.new(cam.name)
-        obj = bpy.data.objects.new(cam.name, data)
-        coll.objects.link(obj)
-        mark(obj, "camera", take_name)
+        obj = existing.get(cam.name)
+        if obj is None:
+            data = bpy.data.cameras.new(cam.name)
+            obj = bpy.data.objects.new(cam.name, data)
+            coll.objects.link(obj)
+            mark(obj, "camera", take_name)
+        else:  # re-import: same object, fresh settings and footage
+            obj.data.background_images.clear()
+            obj.pop("skelsplat_offset", None)
         warnings.extend(apply_camera(obj, cam, first))
         if cam.name in footage:
             path, offset = footage[cam.name]

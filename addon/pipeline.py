@@ -56,7 +56,7 @@ def save_blend(path: str | Path, *, overwrite: bool = False) -> Path:
     if path.suffix.lower() != ".blend":
         raise ExportError(f"{path}: expected a .blend file name")
     if path.exists() and not overwrite:
-        raise ExportError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise ExportError(f"{path} exists; allow overwriting to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     result = bpy.ops.wm.save_as_mainfile(filepath=str(path), check_existing=False, copy=False)
     if "FINISHED" not in result:

@@ -14,9 +14,9 @@ ROOT_PACKAGE = __package__.rpartition(".")[0]
 class SKELSPLAT_PG_dependency(bpy.types.PropertyGroup):
     """One row of the dependency table (name is the distribution)."""
 
-    importable: BoolProperty(name="Importable")
-    version: StringProperty(name="Version")
-    detail: StringProperty(name="Detail")
+    importable: BoolProperty(name="Importable", description="The package imports in Blender")
+    version: StringProperty(name="Version", description="Installed version")
+    detail: StringProperty(name="Detail", description="Why it does not import, or where from")
 
 
 class SKELSPLAT_AP_preferences(bpy.types.AddonPreferences):
@@ -31,7 +31,8 @@ class SKELSPLAT_AP_preferences(bpy.types.AddonPreferences):
     requirements: StringProperty(
         name="Requirements", default="torch==2.13.0 mediapipe==0.10.21",
         description="What Install puts into the extension's own site-packages (pip syntax)")
-    dependencies: CollectionProperty(type=SKELSPLAT_PG_dependency)
+    dependencies: CollectionProperty(type=SKELSPLAT_PG_dependency,
+                                     description="What the extension needs, and its state")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

@@ -34,6 +34,20 @@ SMOOTH_ITEMS = [
 ]
 
 
+#: Path properties may hold Blender's ``//`` (relative to the .blend); 4.5+ wants it declared.
+RELATIVE_PATH = ({"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set())
+
+DETECTOR_ITEMS = [
+    ("mediapipe", "MediaPipe", "MediaPipe Pose (bundled model)"),
+    ("onnx", "ONNX", "Top-down ONNX model (RTMPose style)"),
+]
+DEVICE_DESCRIPTION = "Where the fit runs"
+MODE_DESCRIPTION = "Fitting schedule: fast (windowed) or the authors' reference settings"
+SMOOTH_DESCRIPTION = "Temporal smoothing of the fitted joints (the raw joints are kept)"
+#: Default folder of saved fits: beside the .blend.
+FITS_DIR_DEFAULT = "//skelsplat_fits"
+
+
 class SKELSPLAT_PG_camera(bpy.types.PropertyGroup):
     """One row of the capture's camera table (name is the camera name)."""
 
@@ -61,26 +75,42 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
 
     take_name: StringProperty(name="Take", description="Name of the take (collections, actions)",
                               default="take")
-    calibration_path: StringProperty(name="Calibration", subtype="FILE_PATH",
+    calibration_path: StringProperty(name="Calibration", subtype="FILE_PATH", options=RELATIVE_PATH,
                                       description="Calibration file (any supported format)")
-    footage_path: StringProperty(name="Footage", subtype="DIR_PATH",
+    footage_path: StringProperty(name="Footage", subtype="DIR_PATH", options=RELATIVE_PATH,
                                  description="Folder with one video per calibrated camera")
-    cameras: CollectionProperty(type=SKELSPLAT_PG_camera)
-    camera_index: IntProperty(name="Camera", min=0)
-    warnings: CollectionProperty(type=SKELSPLAT_PG_message)
+    cameras: CollectionProperty(type=SKELSPLAT_PG_camera,
+                                description="The calibrated cameras of the take")
+    camera_index: IntProperty(name="Camera", min=0,
+                              description="Selected row of the camera table")
+    warnings: CollectionProperty(type=SKELSPLAT_PG_message,
+                                 description="What the last import could not represent exactly")
+    pair_by_order: BoolProperty(
+        name="Pair Videos by Order", default=False,
+        description="When the video file names do not match the calibration's cameras, pair "
+                    "them in sorted file-name order (each pair is listed in a warning); off: "
+                    "only videos named after their camera are paired")
 
-    keypoints_path: StringProperty(name="Keypoints", subtype="FILE_PATH",
+    keypoints_path: StringProperty(name="Keypoints", subtype="FILE_PATH", options=RELATIVE_PATH,
                                    description="2D keypoint file or folder (any core format)")
     keypoints_summary: StringProperty(name="Keypoints", description="What is loaded")
-    detector: EnumProperty(name="Detector", default="mediapipe",
-                           items=[("mediapipe", "MediaPipe", "MediaPipe Pose (bundled model)"),
-                                  ("onnx", "ONNX", "Top-down ONNX model (RTMPose style)")])
+    detector: EnumProperty(name="Detector", default="mediapipe", items=DETECTOR_ITEMS,
+                           description="2D keypoint detector run on the footage")
 
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast")
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto")
-    motion_path: StringProperty(name="Fit", subtype="FILE_PATH",
-                                description="The last fit (SkelSplat motion NPZ)")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
+                         description=DEVICE_DESCRIPTION)
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
+                       description=MODE_DESCRIPTION)
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
+                         description=SMOOTH_DESCRIPTION)
+    motion_path: StringProperty(name="Fit", subtype="FILE_PATH", options=RELATIVE_PATH,
+                                description="The last fit (SkelSplat motion NPZ), relative to "
+                                            "the .blend when it is saved")
+    fits_dir: StringProperty(
+        name="Fits Folder", subtype="DIR_PATH", default=FITS_DIR_DEFAULT, options=RELATIVE_PATH,
+        description="Where fits are saved as NPZ; '//' is the .blend's folder. In an unsaved "
+                    "file the fit waits in a temporary file and moves here when the file is "
+                    "saved")
 
     sigma: FloatProperty(name="Sigma", description="Ellipsoid size in standard deviations",
                          default=2.0, min=0.1, max=5.0)
@@ -88,10 +118,12 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                              description="Show each joint's fitted Gaussian as an ellipsoid")
     raw_empties: BoolProperty(name="Raw joints", default=False,
                               description="Add an empty per joint at the unsmoothed position")
-    joint_errors: CollectionProperty(type=SKELSPLAT_PG_joint_error)
-    joint_error_index: IntProperty(min=0)
+    joint_errors: CollectionProperty(type=SKELSPLAT_PG_joint_error,
+                                     description="Reprojection error per joint of the last bake")
+    joint_error_index: IntProperty(min=0, description="Selected row of the joint error table")
 
     export_dir: StringProperty(name="Folder", subtype="DIR_PATH", default="//",
+                               options=RELATIVE_PATH,
                                description="Where FBX/BVH files are written")
     overwrite: BoolProperty(name="Overwrite", default=False,
                             description="Replace existing export files")
@@ -99,16 +131,17 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                                  description="Add end bones to the FBX (some tools want them)")
 
     job_kind: StringProperty(name="Job", description="Running background job, empty when idle")
-    job_progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
-    job_message: StringProperty(name="Status")
+    job_progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0,
+                                description="Fraction of the running job done")
+    job_message: StringProperty(name="Status", description="What the running job is doing")
     last_error: StringProperty(name="Error", description="The last job's error, if any")
 
 
 class SKELSPLAT_PG_object(bpy.types.PropertyGroup):
     """What SkelSplat knows about an object it created."""
 
-    take_name: StringProperty(name="Take")
-    run_name: StringProperty(name="Run")
+    take_name: StringProperty(name="Take", description="Take this object belongs to")
+    run_name: StringProperty(name="Run", description="Bake run that created this object")
 
 
 classes = (

@@ -2,8 +2,14 @@
 
 Long actions (detect, fit, install) start a :mod:`.jobs` job whose worker runs core code only;
 results are stored on the main thread. Loaded keypoints and fitted motions are kept in memory
-per scene (:data:`KEYPOINTS`, :data:`MOTIONS`); fits are also written as NPZ next to the .blend
-(or in the temp folder) so a saved file can be baked again later.
+per scene (:data:`KEYPOINTS`, :data:`MOTIONS`); fits are also written as NPZ into the scene's
+Fits Folder (default ``//skelsplat_fits``, beside the .blend) and referenced relative to the
+.blend, so a saved file can be baked again later. In an unsaved file a fit waits in a
+temporary file; saving the file (or saving it elsewhere) copies every scene's fit into the
+Fits Folder beside the new .blend and points the scene at it (:func:`attach_handlers`).
+
+Videos are paired with the calibration's cameras by name; pairing by sorted order happens
+only when the user chose it (Pair Videos by Order), and then lists each pair in a warning.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import threading
 from pathlib import Path
 
 import bpy
+from bpy.app.handlers import persistent
 
+from ..core.atomic import write_bytes
 from ..core.errors import SkelsplatError
 from . import jobs
-from .properties import settings
+from .properties import FITS_DIR_DEFAULT, settings
 
 #: scene name -> Keypoints2D of the take (detected or imported).
 KEYPOINTS: dict[str, object] = {}
@@ -36,23 +44,36 @@ def _props(scene: bpy.types.Scene):
 
 
 def import_capture(scene: bpy.types.Scene, calibration_path: str, footage_path: str = "",
-                   take_name: str = "take"):
-    """Read the calibration (and footage) and build the camera collection; fill the table."""
+                   take_name: str = "take", pair_by_order: bool = False):
+    """Read the calibration (and footage) and build the camera collection; fill the table.
+
+    Importing again updates the take's cameras in place (no duplicates) and keeps the
+    scene's choices (device, ...); the preference's default device applies to the first
+    import only.
+    """
     from ..core.calibration import read_calibration
+    from ..core.errors import CalibrationError
+    from ..core.sanity import check_rig
     from .capture import build_scene
 
     if not calibration_path:
-        raise SkelsplatError("choose a calibration file first")
+        raise SkelsplatError("choose a calibration file first (Calibration)")
     rig = read_calibration(_abspath(calibration_path))
     videos = _abspath(footage_path) if footage_path else None
-    capture = build_scene(rig, videos, take_name=take_name, scene=scene)
+    capture = build_scene(rig, videos, take_name=take_name, scene=scene,
+                          allow_sorted=pair_by_order)
+    try:
+        capture.warnings.extend(check_rig(capture.rig))
+    except CalibrationError as exc:  # shown now, refused by Fit
+        capture.warnings.append(f"{exc} (Fit refuses this calibration)")
     props = _props(scene)
     from .preferences import get_preferences
 
     prefs = get_preferences()
-    if prefs is not None:
+    if prefs is not None and not props.cameras:
         props.device = prefs.default_device
     props.take_name = take_name
+    props.pair_by_order = pair_by_order
     props.calibration_path = calibration_path
     props.footage_path = footage_path
     props.cameras.clear()
@@ -106,14 +127,14 @@ def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", synchronou
     if not props.footage_path:
         raise SkelsplatError("import a capture with footage first")
     calibration, footage = _abspath(props.calibration_path), _abspath(props.footage_path)
-    name = scene.name
+    name, pair_by_order = scene.name, props.pair_by_order
 
     def work(progress, cancel: threading.Event):
         from ..core.calibration import read_calibration
         from ..core.detect import detect_take
         from ..core.take import read_take
 
-        take = read_take(footage, read_calibration(calibration), allow_sorted=True)
+        take = read_take(footage, read_calibration(calibration), allow_sorted=pair_by_order)
         return detect_take(take, backend=detector, workers=1, progress=progress, cancel=cancel)
 
     def on_done(kp):
@@ -126,10 +147,99 @@ def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", synchronou
     return jobs.start("detect", work, on_done, scene=scene, synchronous=synchronous)
 
 
-def _cache_dir() -> Path:
-    if bpy.data.filepath:
-        return Path(bpy.data.filepath).parent / "skelsplat_fits"
-    return Path(tempfile.gettempdir()) / "skelsplat_fits"
+def _fits_dir(props) -> Path | None:
+    """The scene's Fits Folder as an absolute path; None while it is relative to a .blend
+    that is not saved yet."""
+    folder = props.fits_dir or FITS_DIR_DEFAULT
+    if folder.startswith("//") and not bpy.data.filepath:
+        return None
+    return _abspath(folder)
+
+
+def _fit_path(props, directory: Path) -> Path:
+    """``<directory>/<take>_fit<n>.npz`` with the first unused ``n``."""
+    n = 1
+    while (directory / f"{props.take_name}_fit{n}.npz").exists():
+        n += 1
+    return directory / f"{props.take_name}_fit{n}.npz"
+
+
+def _reference(path: Path) -> str:
+    """How a scene stores a file path: relative to the .blend when it is saved."""
+    return bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
+
+
+def store_fit(scene: bpy.types.Scene, motion) -> Path:
+    """Write ``motion`` into the scene's Fits Folder (a temporary file while the .blend is
+    unsaved and the folder relative to it) and point ``motion_path`` at it."""
+    props = _props(scene)
+    directory = _fits_dir(props)
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="skelsplat_fits-"))
+    path = motion.save_npz(_fit_path(props, directory))
+    props.motion_path = _reference(path)
+    return path
+
+
+def has_motion(scene: bpy.types.Scene) -> bool:
+    """A fit is in memory or named by the scene (Bake can run)."""
+    props = settings(scene)
+    return scene.name in MOTIONS or bool(props is not None and props.motion_path)
+
+
+#: scene name -> absolute path of its fit, noted before a save (paths relative to the old
+#: .blend would break when the file is saved elsewhere).
+_FITS_BEFORE_SAVE: dict[str, Path] = {}
+
+
+@persistent
+def _note_fits(*_args) -> None:
+    _FITS_BEFORE_SAVE.clear()
+    for scene in bpy.data.scenes:
+        props = settings(scene)
+        if props is not None and props.motion_path:
+            _FITS_BEFORE_SAVE[scene.name] = _abspath(props.motion_path).resolve()
+
+
+@persistent
+def _keep_fits(*_args) -> None:
+    """After a save: every scene's fit lies in its Fits Folder beside the saved .blend
+    (copied there when it was elsewhere) and is referenced relative to it."""
+    for scene in bpy.data.scenes:
+        source = _FITS_BEFORE_SAVE.get(scene.name)
+        props = settings(scene)
+        if source is None or props is None or not source.is_file():
+            continue
+        directory = _fits_dir(props)
+        if directory is None:
+            continue
+        target = source
+        if source.parent != directory.resolve():
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                target = _fit_path(props, directory)
+                write_bytes(target, source.read_bytes(), overwrite=False)
+            except (OSError, SkelsplatError) as exc:
+                print(f"SkelSplat: could not copy the fit {source} beside the saved file: "
+                      f"{exc}")
+                target = source
+        props.motion_path = _reference(target)
+    _FITS_BEFORE_SAVE.clear()
+
+
+def attach_handlers() -> None:
+    """Keep fits beside the .blend across saves (called by ``register``)."""
+    if _note_fits not in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.append(_note_fits)
+    if _keep_fits not in bpy.app.handlers.save_post:
+        bpy.app.handlers.save_post.append(_keep_fits)
+
+
+def detach_handlers() -> None:
+    for handlers, fn in ((bpy.app.handlers.save_pre, _note_fits),
+                         (bpy.app.handlers.save_post, _keep_fits)):
+        if fn in handlers:
+            handlers.remove(fn)
 
 
 def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
@@ -146,7 +256,14 @@ def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
             raise SkelsplatError("detect or import 2D keypoints first")
         keypoints = load_keypoints(scene, props.keypoints_path)
     rig = _rig(props)
-    name, take = scene.name, props.take_name
+    from ..core.sanity import check_baselines, check_keypoints
+
+    check_baselines(rig)  # cameras at one spot: nothing to triangulate
+    keypoints, found = check_keypoints(keypoints.aligned_to(rig), rig)  # errors stop here
+    for text in found:
+        if text not in {w.name for w in props.warnings}:
+            props.warnings.add().name = text
+    name = scene.name
     options = {"mode": mode, "device": device, "smooth": smooth}
 
     def work(progress, cancel: threading.Event):
@@ -158,16 +275,9 @@ def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
 
     def on_done(motion):
         MOTIONS[name] = motion
-        directory = _cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        n = 1
-        while (directory / f"{take}_fit{n}.npz").exists():
-            n += 1
-        path = motion.save_npz(directory / f"{take}_fit{n}.npz")
         target = bpy.data.scenes.get(name)
         if target is not None:
-            _props(target).motion_path = bpy.path.relpath(str(path)) if bpy.data.filepath \
-                else str(path)
+            store_fit(target, motion)
         return motion
 
     return jobs.start("fit", work, on_done, scene=scene, synchronous=synchronous)
@@ -188,14 +298,17 @@ def current_motion(scene: bpy.types.Scene):
 
 
 def bake(scene: bpy.types.Scene, sigma: float = 2.0, ellipsoids: bool = True,
-         raw_empties: bool = False, run_name: str = ""):
-    """Bake the last fit onto the take's armature (new action) and list joint errors."""
+         raw_empties: bool = False, run_name: str = "", rest_pose: str = "T",
+         floor: str = "align", lock_feet: bool = True):
+    """Bake the last fit onto the take's rigid armature (new action) and list joint errors
+    (``rest_pose``, ``floor``, ``lock_feet``: see ``core.animation.AnimationOptions``)."""
     from .bake import bake_motion
 
     props = _props(scene)
     result = bake_motion(current_motion(scene), take_name=props.take_name,
                          run_name=run_name or None, scene=scene, sigma=sigma,
-                         ellipsoids=ellipsoids, raw_empties=raw_empties)
+                         ellipsoids=ellipsoids, raw_empties=raw_empties, rest_pose=rest_pose,
+                         floor=floor, lock_feet=lock_feet)
     for obj in (result.armature, *result.ellipsoids.values(), *result.empties.values()):
         obj.skelsplat.take_name = props.take_name
         obj.skelsplat.run_name = result.run_name

@@ -1,5 +1,9 @@
 """``skelsplat bench accuracy|speed|shelf|all [--quick] [--out docs/benchmarks.md]``.
 
+``skelsplat bench animation`` (not part of ``all``) scores the baked animation (foot skate,
+penetration, rigidity, MPJPE locked vs unlocked) and writes ``docs/benchmarks_animation.md``
+(``core.bench.animation``).
+
 Runs the benchmark suite (``skelsplat.core.bench``) and writes the markdown report, its
 PNG plots and the raw results (``bench/results.json`` beside the report; running one
 section keeps the others' previous results).
@@ -14,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-SECTIONS = ("accuracy", "speed", "shelf", "all")
+SECTIONS = ("accuracy", "speed", "shelf", "all", "animation")
 #: Frames of the fast-vs-reference comparison (reference mode with the exact renderer costs
 #: ~20-40 CPU-s a frame on the `noisy` take, two frames at a time on 2 cores: ~2 min).
 FVR_FRAMES = 6
@@ -70,6 +74,8 @@ def find_data_dir(explicit: Path | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.section == "animation":
+        return run_animation(args)
     import tempfile
 
     from tqdm import tqdm
@@ -140,4 +146,25 @@ def run(args: argparse.Namespace) -> int:
     res_path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     out = write_report(results, args.out)
     print(f"wrote {out} ({(time.time() - t0) / 60:.1f} min)")
+    return 0
+
+
+def run_animation(args: argparse.Namespace) -> int:
+    """``skelsplat bench animation``: see ``core.bench.animation``."""
+    from ..core.bench.animation import run_animation_bench, write_animation_report
+
+    data = find_data_dir(args.data)
+    frames = args.frames or (60 if args.quick else 120)
+    seeds = (1,) if args.quick else (1, 2)
+    out = args.out
+    if out == Path("docs/benchmarks.md"):
+        out = out.with_name("benchmarks_animation.md")
+    t0 = time.time()
+    results = run_animation_bench(data, frames, seeds, args.device)
+    res_path = out.parent / "bench" / "animation_results.json"
+    res_path.parent.mkdir(parents=True, exist_ok=True)
+    res_path.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    command = f"skelsplat bench animation{' --quick' if args.quick else ''}"
+    path = write_animation_report(results, out, command)
+    print(f"wrote {path} ({(time.time() - t0) / 60:.1f} min)")
     return 0

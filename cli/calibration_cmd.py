@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -74,7 +75,22 @@ def format_rig_table(rig) -> str:
             lines.append(n.ljust(name_w) + "  "
                          + "  ".join(f"{b[i, j]:{col_w}.3f}" for j in range(len(rig))))
         lines.append(f"median baseline {rig.scale:.3f} m")
+    problems = rig_warnings(rig)
+    if problems:
+        lines += ["", *(f"warning: {w}" for w in problems)]
     return "\n".join(lines)
+
+
+def rig_warnings(rig) -> list[str]:
+    """What the fit would warn about or refuse (coinciding cameras, absurd distortion)."""
+    from ..core.errors import CalibrationError
+    from ..core.sanity import check_baselines, check_distortion
+
+    try:
+        found = check_baselines(rig)
+    except CalibrationError as exc:
+        found = [f"{exc} (fit and run refuse this calibration)"]
+    return [*found, *check_distortion(rig)]
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -90,6 +106,8 @@ def run_convert(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".toml":
         raise CalibrationError(f"{out}: the output must be a .toml file")
     rig = _read(args.input, args)
+    for w in rig_warnings(rig):
+        print(f"warning: {w}", file=sys.stderr)
     write_calibration_toml(rig, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(rig)} cameras: {', '.join(rig.names)})")
     return 0

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .progress import StageProgress, set_verbose
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -39,8 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="frame offsets: take frame t is video frame t + N of camera CAM")
     p.add_argument("--map", nargs="+", metavar="CAM=VIDEO", default=[],
                    help="explicit camera -> video file assignments")
-    p.add_argument("--sorted", action="store_true",
-                   help="pair cameras and videos in sorted order when names do not match")
+    p.add_argument("--pair-by-order", "--sorted", dest="pair_by_order", action="store_true",
+                   help="pair cameras and videos in sorted file-name order when the names do "
+                        "not match (each pair is listed in a warning)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     p.add_argument("--cache-dir", metavar="DIR",
@@ -51,6 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--suggest-offsets", action="store_true",
                    help="estimate frame offsets from the detected motion and print them")
     p.add_argument("--overwrite", action="store_true", help="replace an existing keypoints.npz")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the detector's own log messages (silenced by default)")
     p.set_defaults(func=run)
     return p
 
@@ -72,8 +77,7 @@ def _pairs(items: list[str], flag: str, as_int: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from ..core.atomic import check_writable
     from ..core.detect import detect_take
     from ..core.errors import ExportError
     from ..core.take import read_take
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     target = out / "keypoints.npz"
     if target.exists() and not args.overwrite:
         raise ExportError(f"{str(target)!r} exists; pass --overwrite to replace it")
+    check_writable(out)  # before detecting: a read-only folder fails now, not after
+    set_verbose(args.verbose)
     rig = None
     if args.calibration:
         from ..core.calibration import read_calibration
@@ -89,25 +95,17 @@ def run(args: argparse.Namespace) -> int:
         rig = read_calibration(args.calibration)
     videos = args.videos[0] if len(args.videos) == 1 else args.videos
     take = read_take(videos, rig, mapping=_pairs(args.map, "--map", False),
-                     offsets=_pairs(args.offsets, "--offsets", True), allow_sorted=args.sorted)
+                     offsets=_pairs(args.offsets, "--offsets", True),
+                     allow_sorted=args.pair_by_order)
     for w in take.warnings:
         print(f"warning: {w}", file=sys.stderr)
     options = {}
     if args.backend == "onnx":
         options = {"model": args.model, "joint_set": args.joint_set}
 
-    bar = tqdm(total=100, unit="%", file=sys.stderr, desc="detect", leave=False)
-
-    def progress(fraction: float, message: str) -> None:
-        bar.n = round(100 * fraction)
-        bar.set_postfix_str(message, refresh=False)
-        bar.update(0)  # redraws at most every ``mininterval`` seconds
-
-    try:
+    with StageProgress("detect") as bar:
         kp = detect_take(take, args.backend, options, use_cache=not args.no_cache,
-                         cache_dir=args.cache_dir, workers=args.workers, progress=progress)
-    finally:
-        bar.close()
+                         cache_dir=args.cache_dir, workers=args.workers, progress=bar.update)
     for w in kp.meta["warnings"][len(take.warnings):]:
         print(f"warning: {w}", file=sys.stderr)
     from ..core.keypoints import write_keypoints_npz

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from .progress import StageProgress
+
 
 def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                       cutoff_flag: str) -> None:
@@ -63,13 +65,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from ..core.atomic import check_writable
     from ..core.calibration import read_calibration
     from ..core.errors import ExportError
     from ..core.export3d import MOTION_SUFFIXES, write_motion
     from ..core.fit import FitOptions, fit_take
     from ..core.keypoints import read_keypoints
+    from ..core.sanity import check_cutoff, check_keypoints, check_rate, check_rig
 
     out = Path(args.out)
     if out.suffix.lower() not in MOTION_SUFFIXES:
@@ -77,25 +79,30 @@ def run(args: argparse.Namespace) -> int:
                           f"expected one of {MOTION_SUFFIXES}")
     if out.exists() and not args.overwrite:
         raise ExportError(f"{out} exists; pass --overwrite to replace it")
-    options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
-                         smooth_cutoff_hz=args.cutoff)
+    fps = check_rate(args.fps, "--fps")
+    check_cutoff(args.cutoff, fps, "--cutoff")
+    check_writable(out.parent)  # before any work: a read-only folder fails now, not later
     rig = read_calibration(args.calibration)
+    for message in check_rig(rig):
+        print(f"warning: {message}", file=sys.stderr)
     paths = args.keypoints[0] if len(args.keypoints) == 1 else args.keypoints
     keypoints = read_keypoints(paths, fmt=args.keypoint_format,
                                joint_set=None if args.joint_set == "auto" else args.joint_set,
                                rig=rig)
-    if args.fps:
-        keypoints.fps = float(args.fps)
+    if fps is not None:
+        keypoints.fps = fps
+    if out.suffix.lower() in (".trc", ".c3d") and keypoints.fps is None:
+        raise ExportError(f"{out}: {out.suffix.lower()[1:].upper()} needs a frame rate and "
+                          f"the keypoints carry none; pass --fps")
+    check_cutoff(args.cutoff, keypoints.fps, "--cutoff")
+    keypoints, warnings = check_keypoints(keypoints.aligned_to(rig), rig)
+    for message in warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
+                         smooth_cutoff_hz=args.cutoff)
     t0 = time.perf_counter()
-    with tqdm(total=1000, desc="fit", unit="‰", file=sys.stderr, disable=args.quiet,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
-              ) as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.n = round(1000 * fraction)
-            bar.set_postfix_str(message, refresh=False)
-            bar.refresh()
-
-        result = fit_take(keypoints, rig, options, progress=progress)
+    with StageProgress("fit", enabled=not args.quiet) as bar:
+        result = fit_take(keypoints, rig, options, progress=bar.update)
     elapsed = time.perf_counter() - t0
     motion = result.to_motion(canonical=True)
     motion.meta.update({"calibration": str(args.calibration), "keypoints": str(paths)})

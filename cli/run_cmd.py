@@ -13,10 +13,11 @@ import argparse
 import logging
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from .fit_cmd import add_fit_arguments
+from .progress import StageProgress, set_verbose
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--calibration", metavar="FILE", help="calibration file (any format)")
     src.add_argument("--keypoints", metavar="PATH",
                      help="precomputed 2D keypoints (any supported format): skips detection")
+    src.add_argument("--pair-by-order", action="store_true",
+                     help="pair cameras and videos in sorted file-name order when the names do "
+                          "not match (each pair is listed in a warning)")
     src.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
                      help="frame offsets: take frame t is video frame t + N of camera CAM")
     src.add_argument("--fps", type=float, metavar="N",
@@ -56,6 +60,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fit.add_argument("--cache-dir", metavar="DIR",
                      help="detection cache folder (default: .skelsplat_cache next to the videos)")
     add_fit_arguments(fit, "--smooth-cutoff")
+    anim = p.add_argument_group("animation (the baked armature)")
+    anim.add_argument("--rest-pose", choices=("T", "A"), default="T",
+                      help="armature rest pose: T (arms level, default) or A (45 deg down)")
+    anim.add_argument("--floor", choices=("align", "keep"), default="align",
+                      help="align: put the floor found under the feet at Z = 0 with +Z up "
+                           "(default); keep: stay in the calibration's world")
+    anim.add_argument("--no-foot-lock", action="store_true",
+                      help="do not lock planted feet (contacts are still detected and keyed)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the detector's own log messages (silenced by default)")
     p.set_defaults(func=run)
     return p
 
@@ -76,36 +90,27 @@ def _parse_offsets(items: list[str]) -> dict[str, int] | None:
 
 
 class TqdmReporter:
-    """One tqdm bar per stage on stderr; warnings printed above the bars, each once."""
+    """One progress display per stage on stderr (a bar on a terminal, a few plain lines in a
+    log or pipe: ``cli.progress``); warnings printed above the bars, each once."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream=None, interactive: bool | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.bar = None
+        self.interactive = interactive
+        self.bar: StageProgress | None = None
         self.shown: set[str] = set()
 
     def stage_started(self, stage: str, label: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=1000, desc=f"{stage:<11}", file=self.stream, leave=True,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}{postfix}",
-                        dynamic_ncols=True)
-        self.bar.set_postfix_str(label, refresh=False)
+        self.bar = StageProgress(stage, self.stream, interactive=self.interactive, label=label)
 
     def progress(self, stage: str, fraction: float, message: str) -> None:
-        if self.bar is None:
-            return
-        target = round(1000 * min(max(fraction, 0.0), 1.0))
-        if target > self.bar.n:
-            self.bar.update(target - self.bar.n)
-        if message:
-            self.bar.set_postfix_str(message)
+        if self.bar is not None:
+            self.bar.update(fraction, message)
 
     def stage_finished(self, stage: str, seconds: float, skipped: bool) -> None:
         if skipped:
             print(f"{stage:<11} skipped", file=self.stream)
             return
         if self.bar is not None:
-            self.bar.update(1000 - self.bar.n)
             self.bar.close()
             self.bar = None
 
@@ -115,7 +120,10 @@ class TqdmReporter:
         if message in self.shown:
             return
         self.shown.add(message)
-        tqdm.write(f"warning: {message}", file=self.stream)
+        if self.bar is not None and self.bar.bar is not None:
+            tqdm.write(f"warning: {message}", file=self.stream)
+        else:
+            print(f"warning: {message}", file=self.stream, flush=True)
 
 
 class _WarningsToReporter(logging.Handler):
@@ -132,21 +140,29 @@ class _WarningsToReporter(logging.Handler):
 
 @contextmanager
 def _stdout_to_stderr():
-    """Point file descriptor 1 at descriptor 2 for a while: Blender's exporters print from C,
-    and stdout is kept for the summary."""
+    """Point file descriptor 1 away for a while: Blender's exporters print from C and
+    Python ("FBX export starting...", "Info: Saved as"), and stdout is kept for the summary.
+    Their notes go to stderr with ``--verbose`` and nowhere otherwise (one line per stage)."""
+    from ..core.detect.mediapipe_pose import VERBOSE_ENV
+
     sys.stdout.flush()
     try:
         saved = os.dup(1)
+        target = 2 if os.environ.get(VERBOSE_ENV) else os.open(os.devnull, os.O_WRONLY)
     except OSError:
         yield  # no file descriptor 1 (embedded interpreter): nothing to redirect
         return
     try:
-        os.dup2(2, 1)
-        yield
+        os.dup2(target, 1)
+        with open(os.devnull, "w") as null, \
+                redirect_stdout(sys.stderr if target == 2 else null):  # Python-level prints
+            yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+        if target != 2:
+            os.close(target)
 
 
 def blender_stage(job, progress) -> list[Path]:
@@ -176,7 +192,7 @@ def _blender_stage(job, progress) -> list[Path]:
     bl.build_scene(job.rig, videos, take_name=job.take_name, fps=job.fps,
                    frame_count=job.motion.n_frames, offsets=job.offsets)
     progress(0.3, "baking armature and ellipsoids")
-    bake = bl.bake_motion(job.motion, take_name=job.take_name)
+    bake = bl.bake_motion(job.motion, take_name=job.take_name, animation=job.animation)
     progress(0.6, "exporting FBX")
     fbx = bl.export_fbx(job.fbx, armature=bake.armature, frame_range=bake.frame_range,
                         overwrite=job.overwrite)
@@ -190,6 +206,11 @@ def _blender_stage(job, progress) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.pipeline import RunOptions, run_pipeline
+    from ..core.sanity import check_cutoff, check_rate
+
+    check_rate(args.fps, "--fps")
+    check_cutoff(args.smooth_cutoff, args.fps, "--smooth-cutoff")
+    set_verbose(args.verbose)
 
     options = RunOptions(
         videos=args.videos, calibration=args.calibration, take_dir=args.take,
@@ -199,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, model=args.model, offsets=_parse_offsets(args.offsets),
         fps=args.fps,
         use_cache=not args.no_cache, cache_dir=args.cache_dir, blender=not args.no_blender,
-        report_frames=args.report_frames,
+        report_frames=args.report_frames, pair_by_order=args.pair_by_order,
+        rest_pose=args.rest_pose, floor=args.floor, lock_feet=not args.no_foot_lock,
     )
     reporter = TqdmReporter()
     handler = _WarningsToReporter(reporter)

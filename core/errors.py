@@ -7,7 +7,16 @@ catch this type and show its message; anything else is a bug and keeps its trace
 
 
 class SkelsplatError(ValueError):
-    """A problem with user input, with a message that says where and what was expected."""
+    """A problem with user input, with a message that says where and what was expected.
+
+    ``option`` names the setting that would resolve it, by its API name (``overwrite``,
+    ``joint_set``, ``fps``...): the message speaks of the setting's meaning and each front
+    end names its own control for it (the CLI its flag, the add-on its field).
+    """
+
+    def __init__(self, *args: object, option: str | None = None) -> None:
+        super().__init__(*args)
+        self.option = option
 
 
 class CalibrationError(SkelsplatError):

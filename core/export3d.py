@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes, write_text
 from .errors import ExportError, SkelsplatError
 from .motion import Motion3D
 
@@ -69,19 +70,15 @@ def write_motion(motion: Motion3D, path: str | Path, overwrite: bool = False, *,
     if not isinstance(motion, Motion3D):
         raise ExportError(f"{path}: expected a Motion3D, got {type(motion).__name__}")
     if path.exists() and not overwrite:
-        raise ExportError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise ExportError(f"{path} exists; allow overwriting to replace it", option="overwrite")
     if suffix == ".npz":
         return motion.save_npz(path, overwrite=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
-        path.write_text(json.dumps(_json_document(motion)), encoding="utf-8")
-        return path
+        return write_text(path, json.dumps(_json_document(motion)))
     rate = _rate(motion, fps, path)
     if suffix == ".trc":
-        path.write_text(format_trc(motion, path.name, world_up, rate), encoding="utf-8")
-        return path
-    path.write_bytes(_c3d_bytes(motion, rate))
-    return path
+        return write_text(path, format_trc(motion, path.name, world_up, rate))
+    return write_bytes(path, _c3d_bytes(motion, rate))
 
 
 def read_motion(path: str | Path, *, world_up: str = "z") -> Motion3D:
@@ -104,7 +101,9 @@ def read_motion(path: str | Path, *, world_up: str = "z") -> Motion3D:
 def _rate(motion: Motion3D, fps: float | None, path: Path) -> float:
     rate = fps if fps is not None else motion.fps
     if rate is None or not math.isfinite(rate) or rate <= 0:
-        raise ExportError(f"{path}: the motion has no frame rate (fps={rate}); pass fps=")
+        raise ExportError(f"{path}: {path.suffix.lower()[1:].upper()} needs a frame rate and "
+                          f"the motion has none (got {rate}); give the frame rate",
+                          option="fps")
     return float(rate)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import ExportError, SkelsplatError
 
 
@@ -86,7 +87,7 @@ class Motion3D:
         path = Path(path)
         if path.exists() and not overwrite:
             raise ExportError(
-                f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+                f"{path} exists; allow overwriting to replace it", option="overwrite")
         arrays: dict[str, np.ndarray] = {
             "joints3d": self.joints3d,
             "joint_names": np.array(self.joint_names),
@@ -102,8 +103,7 @@ class Motion3D:
             arrays["raw_joints3d"] = self.raw_joints3d
         if self.fps is not None:
             arrays["fps"] = np.array(float(self.fps))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
+        with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         return path
 

@@ -20,12 +20,23 @@ Outputs in ``out_dir`` (default ``skelsplat_out/<take>``): ``joints.npz``, ``joi
 (report). Existing outputs are never replaced unless ``overwrite`` is set; the check
 happens before any work starts.
 
+Nothing is half-written: every stage writes into a staging folder beside ``out_dir``
+(``.<name>.staging-*``, same depth, so the .blend's relative footage paths stay right) that
+is moved into place only when every stage has succeeded. With ``overwrite`` the earlier
+run's files are replaced as a set (none of them mixes with the new ones); the user's own
+files in the folder are kept. A failure or a cancel removes the staging folder and leaves
+the earlier output untouched. The default folder is claimed atomically (a marker file
+created exclusively), so two runs started together write ``<take>`` and ``<take>-2``.
+
 Stage timings are wall-clock seconds per stage; the summary (terminal) and report.html show
 the same :class:`~skelsplat.core.report.RunSummary`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,17 +46,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .atomic import ensure_folder, os_error_message
 from .camera import Rig
 from .errors import Cancelled, ExportError, SkelsplatError
 from .keypoints2d import Keypoints2D
 from .motion import Motion3D
+from .sanity import check_cutoff, check_keypoints, check_rate, check_rig
 
 if TYPE_CHECKING:  # matplotlib and torch load only when a run starts
     from .fit import FitResult
     from .report import RunSummary
 
 #: Stage names in run order (keys of the timing table).
-STAGES = ("calibration", "footage", "detect", "keypoints", "fit", "export", "blender", "report")
+STAGES = ("calibration", "footage", "detect", "keypoints", "fit", "animate", "export", "blender",
+          "report")
 #: Files of the Blender stage and of the export stage.
 BLENDER_FILES = ("take.blend", "take.fbx", "take.bvh")
 EXPORT_FILES = ("joints.npz", "joints.trc")
@@ -102,6 +116,11 @@ class RunOptions:
         cache_dir: detection cache folder (default: ``.skelsplat_cache`` beside the footage).
         blender: run the Blender stage (armature, ellipsoids, FBX, BVH, .blend).
         report_frames: footage frames per camera in the report's overlays.
+        pair_by_order: pair videos whose names do not match the cameras in sorted file-name
+            order (listed in a warning); otherwise only matching names are paired.
+        rest_pose, floor, lock_feet: the animation (``AnimationOptions``): armature rest
+            pose ``"T"``/``"A"``, floor ``"align"`` (Z = 0, +Z up) or ``"keep"`` (calibration
+            world), planted feet locked.
     """
 
     videos: Sequence[str | Path] | None = None
@@ -123,6 +142,10 @@ class RunOptions:
     cache_dir: str | Path | None = None
     blender: bool = True
     report_frames: int = 3
+    pair_by_order: bool = False
+    rest_pose: str = "T"
+    floor: str = "align"
+    lock_feet: bool = True
 
 
 @dataclass
@@ -147,8 +170,10 @@ class BlenderJob:
         videos: camera -> video path, or None without footage.
         offsets: camera -> frame offset (take frame t is video frame t + offset).
         fps: frame rate of the take.
-        blend, fbx, bvh: output paths.
+        blend, fbx, bvh: output paths (in the run's staging folder, moved into place when
+            every stage has succeeded).
         overwrite: replace existing files.
+        animation: the rigid animation to key (``core.animation.Animation``).
     """
 
     rig: Rig
@@ -161,6 +186,7 @@ class BlenderJob:
     fbx: Path
     bvh: Path
     overwrite: bool = False
+    animation: Any = None
 
 
 #: The Blender stage: (job, progress) -> files written.
@@ -269,8 +295,8 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
         videos = list_videos(folder)
         if not videos:
             raise SkelsplatError(f"no video files in folder {str(folder)!r}")
-    if options.fps is not None and not options.fps > 0:
-        raise SkelsplatError(f"--fps must be positive, got {options.fps:g}")
+    check_rate(options.fps, "the frame rate")
+    check_cutoff(options.smooth_cutoff_hz, options.fps, "the smoothing cut-off")
     if keypoints is None:
         if options.backend == "onnx" and not options.model:
             raise SkelsplatError("the onnx detector needs a model file: pass --model FILE.onnx")
@@ -296,12 +322,122 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
 def _fresh_default_out_dir(base: Path, overwrite: bool) -> Path:
     """The default output folder: ``base``, or ``base-2``, ``base-3``... when ``base`` already
     holds files (an explicit ``--out`` is never renamed; it refuses to clobber instead)."""
-    if overwrite or not base.exists() or not any(base.iterdir()):
+    if overwrite or _is_free(base):
         return base
     n = 2
-    while (candidate := base.with_name(f"{base.name}-{n}")).exists() and any(candidate.iterdir()):
+    while not _is_free(candidate := base.with_name(f"{base.name}-{n}")):
         n += 1
     return candidate
+
+
+#: Marker of a folder claimed by a running ``run`` (removed when the run ends).
+CLAIM_MARKER = ".skelsplat-run-claim"
+
+
+def _is_free(folder: Path) -> bool:
+    """No folder there yet, or an empty one nobody has claimed."""
+    return not folder.exists() or (folder.is_dir() and not any(folder.iterdir()))
+
+
+def claim_default_out_dir(base: Path, overwrite: bool) -> tuple[Path, bool]:
+    """Claim the default output folder atomically: ``base`` or the first free ``base-N``.
+
+    A folder is ours when we create it, or when it is empty and we create its claim marker
+    exclusively (``O_EXCL``): two runs started together can never pick the same one.
+    Returns (folder, True when this call created it).
+    """
+    ensure_folder(base.parent)
+    n = 1
+    while True:
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        n += 1
+        created = False
+        try:
+            candidate.mkdir()
+            created = True
+        except FileExistsError:
+            if not candidate.is_dir():
+                continue
+            if overwrite and n == 2:
+                return candidate, False  # --overwrite: the set in ``base`` is replaced
+            if any(candidate.iterdir()):
+                continue
+        except OSError as exc:
+            raise ExportError(os_error_message(exc, candidate, "create folder")) from None
+        try:
+            os.close(os.open(candidate / CLAIM_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue  # another run claimed it a moment ago
+        except OSError as exc:
+            raise ExportError(os_error_message(exc, candidate, "write into")) from None
+        return candidate, created
+
+
+def _is_run_output(name: str) -> bool:
+    """A file name an earlier ``run`` writes (replaced as a set with ``overwrite``)."""
+    from .report import REPORT_NAME, figure_names
+
+    fixed = {*BLENDER_FILES, *EXPORT_FILES, REPORT_NAME, "take.blend1", CLAIM_MARKER,
+             *figure_names([])}
+    return name in fixed or (name.startswith("overlay_") and name.endswith(".png"))
+
+
+def commit_staging(staging: Path, out_dir: Path, overwrite: bool) -> None:
+    """Move the finished ``staging`` folder into place as ``out_dir``.
+
+    An empty (or only claimed) ``out_dir`` is replaced by one rename. A folder holding only
+    an earlier run's files is swapped whole (two renames); its files that are not part of
+    the new set come back without ``overwrite`` (with it they belong to the replaced set
+    and go). A folder that also holds the user's own files is never moved: the new files
+    are renamed into it one by one (and, with ``overwrite``, the earlier run's other files
+    removed); the user's files stay where they are.
+    """
+    try:
+        if not out_dir.exists():
+            os.replace(staging, out_dir)
+            return
+        entries = [p for p in out_dir.iterdir() if p.name != CLAIM_MARKER]
+        if not entries:
+            (out_dir / CLAIM_MARKER).unlink(missing_ok=True)
+            out_dir.rmdir()
+            os.replace(staging, out_dir)
+            return
+        new = {p.name for p in staging.iterdir()}
+        if all(_is_run_output(p.name) and p.is_file() for p in entries):
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.replaced-",
+                                        dir=out_dir.parent))
+            os.replace(out_dir, old / out_dir.name)
+            os.replace(staging, out_dir)
+            if not overwrite:
+                for p in (old / out_dir.name).iterdir():
+                    if p.name not in new:
+                        os.replace(p, out_dir / p.name)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+        for name in sorted(new):
+            os.replace(staging / name, out_dir / name)
+        if overwrite:
+            for p in entries:
+                if p.name not in new and _is_run_output(p.name) and p.is_file():
+                    p.unlink()
+        staging.rmdir()
+    except OSError as exc:
+        raise ExportError(os_error_message(exc, out_dir, "move the finished run into")) \
+            from None
+
+
+def _abandon(staging: Path | None, out_dir: Path, created: bool, claimed: bool) -> None:
+    """After a failure or cancel: drop the staging folder and our claim; the earlier output
+    is untouched."""
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    try:
+        if claimed:
+            (out_dir / CLAIM_MARKER).unlink(missing_ok=True)
+        if created:
+            out_dir.rmdir()  # only when still empty
+    except OSError:
+        pass
 
 
 def planned_outputs(out_dir: Path, camera_names: Sequence[str], blender: bool) -> list[Path]:
@@ -383,8 +519,38 @@ def run_pipeline(
         cancel: object with ``is_set()``; checked between stages and passed to detect/fit.
 
     Raises:
-        SkelsplatError (or a subclass) for user mistakes, Cancelled when cancelled.
+        SkelsplatError (or a subclass) for user mistakes, Cancelled when cancelled; the
+        earlier output is then untouched (see the module docstring).
     """
+    inputs = resolve_inputs(options)
+    created = False
+    if not options.out_dir:
+        inputs.out_dir, created = claim_default_out_dir(Path("skelsplat_out") / inputs.take_name,
+                                                        options.overwrite)
+    out_dir = inputs.out_dir.resolve()  # ``--out .`` has a name and a parent
+    claimed = not options.out_dir and (out_dir / CLAIM_MARKER).is_file()
+    staging = None
+    try:
+        ensure_folder(out_dir.parent)
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-",
+                                            dir=out_dir.parent)).resolve()
+        except OSError as exc:
+            raise ExportError(os_error_message(exc, out_dir.parent, "write into")) from None
+        result = _run_stages(options, inputs, staging, blender_stage, reporter, cancel)
+        commit_staging(staging, out_dir, options.overwrite)
+    except BaseException:
+        _abandon(staging, out_dir, created, claimed)
+        raise
+    result.files = [inputs.out_dir / Path(p).resolve().relative_to(staging)
+                    for p in result.files]
+    return result
+
+
+def _run_stages(options: RunOptions, inputs: ResolvedInputs, staging: Path,
+                blender_stage: BlenderStage | None, reporter: Reporter | None,
+                cancel: Any | None) -> RunResult:
+    """Every stage; outputs go into ``staging`` (``inputs.out_dir`` is only checked)."""
     from .calibration import read_calibration
     from .export3d import write_motion
     from .fit import FitOptions, fit_take
@@ -399,21 +565,23 @@ def run_pipeline(
         warnings.append(msg)
         reporter.warn(msg)
 
-    inputs = resolve_inputs(options)
     use_blender = options.blender and blender_stage is not None
 
     with stages.stage("calibration", "reading calibration") as progress:
         rig = read_calibration(inputs.calibration)
         progress(1.0, f"{len(rig)} cameras")
-    out_dir = inputs.out_dir
-    check_outputs(planned_outputs(out_dir, rig.names, use_blender), options.overwrite)
+    for w in check_rig(rig):
+        warn(w)
+    check_outputs(planned_outputs(inputs.out_dir, rig.names, use_blender), options.overwrite)
+    out_dir = staging
 
     take = None
     if inputs.videos:
         from .take import read_take
 
         with stages.stage("footage", "reading footage") as progress:
-            take = read_take(inputs.videos, rig, offsets=options.offsets)
+            take = read_take(inputs.videos, rig, offsets=options.offsets,
+                             allow_sorted=options.pair_by_order)
             rig = take.rig
             for w in take.warnings:
                 warn(w)
@@ -444,10 +612,14 @@ def run_pipeline(
     keypoints = keypoints.aligned_to(rig)
     if take is not None:
         keypoints = _restrict_to_take(keypoints, take.frame_numbers, warn)
+    keypoints, found = check_keypoints(keypoints, rig, offsets=options.offsets)
+    for w in found:
+        warn(w)
     fps = options.fps or keypoints.fps or (take.fps if take is not None else None)
     if not fps:
         fps = 30.0
-        warn("the keypoints carry no frame rate; assuming 30 fps (set it with --fps)")
+        warn("the keypoints carry no frame rate; assuming 30 fps (give the take's frame rate)")
+    check_cutoff(options.smooth_cutoff_hz, fps, "the smoothing cut-off")
     if keypoints.fps != fps:
         keypoints = Keypoints2D(keypoints.data, keypoints.camera_names, keypoints.joint_set,
                                 keypoints.frame_numbers, fps, keypoints.source,
@@ -463,8 +635,16 @@ def run_pipeline(
         if motion.n_frames == keypoints.shape[0]:
             motion.frame_numbers = keypoints.frame_numbers.copy()
     joints_kp = _fit_joint_set_joints(fit, keypoints)
+    with stages.stage("animate", "rigid skeleton, contacts, floor") as progress:
+        from .animation import AnimationOptions, animate
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+        animation = animate(motion, AnimationOptions(rest_pose=options.rest_pose,
+                                                     floor=options.floor,
+                                                     lock_feet=options.lock_feet))
+        for w in animation.warnings:
+            warn(w)
+        progress(1.0, f"{len(animation.plan.bone_names)} bones")
+
     files: list[Path] = []
     with stages.stage("export", "writing joints") as progress:
         for i, name in enumerate(EXPORT_FILES):
@@ -478,7 +658,7 @@ def run_pipeline(
                        else {c: 0 for c in rig.names})
             job = BlenderJob(rig, motion, inputs.take_name, videos, offsets, float(fps),
                              out_dir / BLENDER_FILES[0], out_dir / BLENDER_FILES[1],
-                             out_dir / BLENDER_FILES[2], options.overwrite)
+                             out_dir / BLENDER_FILES[2], options.overwrite, animation)
             files += blender_stage(job, progress)
     else:
         stages.skip("blender")
@@ -490,7 +670,7 @@ def run_pipeline(
     # multi-view left/right swap correction (what was relabelled is listed in the details).
     keypoints = _with_swaps_corrected(keypoints, fit)
     summary = summarize(inputs.take_name, rig, keypoints.data, joints_kp, motion,
-                        keypoints.joint_set)
+                        keypoints.joint_set, animation=animation)
     with stages.stage("report", "drawing the report") as progress:
         reader = _frame_reader(take) if take is not None else None
         figures = make_figures(out_dir, summary, rig, keypoints, motion, reader,

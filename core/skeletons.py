@@ -4,10 +4,12 @@ Every joint set knows its joint names, left/right pairs, bones, and how to build
 canonical skeleton from its joints (each canonical joint is the mean of one or more
 source joints). Downstream code (fit output, armature, exports) speaks canonical names.
 
-Canonical skeleton ``skelsplat`` (21 joints, ``snake_case``, ``left_``/``right_``):
+Canonical skeleton ``skelsplat`` (31 joints, ``snake_case``, ``left_``/``right_``):
 ``pelvis`` (root, mid-hips) → hips → knees → ankles → heels / toes (big toe);
-``pelvis`` → ``neck`` (mid-shoulders) → ``head`` (mid-ears, else nose) → ``head_top`` / ``nose``;
-``neck`` → shoulders → elbows → wrists.
+``pelvis`` → ``neck`` (mid-shoulders) → ``head`` (mid-ears, else nose) → ``head_top`` / ``nose``
+/ eyes / ears; ``neck`` → shoulders → elbows → wrists → index / pinky / thumb (hand points,
+where the joint set has them: they fix the hand's orientation, as eyes / ears / nose fix the
+head's and heel / toe the foot's).
 
 Registered sets (aliases in :func:`get_joint_set`): ``skelsplat``, ``body_25``, ``body_25b``,
 ``coco_17``, ``halpe_26``, ``blazepose_33``, ``h36m_17``, ``shelf_15``, ``panoptic_coco19``
@@ -109,9 +111,9 @@ CANONICAL_JOINTS: tuple[str, ...] = (
     "pelvis",
     "left_hip", "left_knee", "left_ankle", "left_heel", "left_toe",
     "right_hip", "right_knee", "right_ankle", "right_heel", "right_toe",
-    "neck", "head", "head_top", "nose",
-    "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
+    "neck", "head", "head_top", "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "left_elbow", "left_wrist", "left_index", "left_pinky", "left_thumb",
+    "right_shoulder", "right_elbow", "right_wrist", "right_index", "right_pinky", "right_thumb",
 )
 
 #: Parent of each canonical joint (``None`` for the root), the armature hierarchy.
@@ -122,8 +124,11 @@ CANONICAL_PARENTS: dict[str, str | None] = {
     "right_hip": "pelvis", "right_knee": "right_hip", "right_ankle": "right_knee",
     "right_heel": "right_ankle", "right_toe": "right_ankle",
     "neck": "pelvis", "head": "neck", "head_top": "head", "nose": "head",
+    "left_eye": "head", "right_eye": "head", "left_ear": "head", "right_ear": "head",
     "left_shoulder": "neck", "left_elbow": "left_shoulder", "left_wrist": "left_elbow",
+    "left_index": "left_wrist", "left_pinky": "left_wrist", "left_thumb": "left_wrist",
     "right_shoulder": "neck", "right_elbow": "right_shoulder", "right_wrist": "right_elbow",
+    "right_index": "right_wrist", "right_pinky": "right_wrist", "right_thumb": "right_wrist",
 }
 
 
@@ -136,7 +141,7 @@ def _canonical_set() -> JointSet:
     pairs = tuple((c, "right_" + c[5:]) for c in CANONICAL_JOINTS if c.startswith("left_"))
     return JointSet("skelsplat", CANONICAL_JOINTS, bones, pairs,
                     {c: (c,) for c in CANONICAL_JOINTS},
-                    "SkelSplat canonical mocap skeleton (21 joints)")
+                    "SkelSplat canonical mocap skeleton (31 joints)")
 
 
 _BODY_25 = (
@@ -167,7 +172,8 @@ def _body_25() -> JointSet:
         "head": ("left_ear", "right_ear"),
         "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
         **{s + j: (s + j,) for s in ("left_", "right_")
-           for j in ("hip", "knee", "ankle", "heel", "shoulder", "elbow", "wrist")},
+           for j in ("hip", "knee", "ankle", "heel", "shoulder", "elbow", "wrist", "eye",
+                     "ear")},
     }
     return JointSet("body_25", _BODY_25, bones, pairs, canonical,
                     "OpenPose BODY_25 (25 joints, with feet)")
@@ -195,7 +201,7 @@ def _coco_17() -> JointSet:
         "pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
         "nose": ("nose",), "head": ("left_ear", "right_ear"),
         **{s + j: (s + j,) for s in ("left_", "right_")
-           for j in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")},
+           for j in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist", "eye", "ear")},
     }
     return JointSet("coco_17", _COCO_17, bones, pairs, canonical, "COCO-17 keypoints")
 
@@ -238,7 +244,7 @@ def _body_25b() -> JointSet:
         "pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
         "head": ("left_ear", "right_ear"), "head_top": ("head_top",), "nose": ("nose",),
         "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
-        **_sides(*_LIMBS, "heel"),
+        **_sides(*_LIMBS, "heel", "eye", "ear"),
     }
     return JointSet("body_25b", _BODY_25B, bones, _pairs_of(_BODY_25B), canonical,
                     "OpenPose BODY_25B (COCO order + upper neck, head top, feet)")
@@ -256,7 +262,7 @@ def _halpe_26() -> JointSet:
         "pelvis": ("hip",), "neck": ("neck",), "head": ("left_ear", "right_ear"),
         "head_top": ("head",), "nose": ("nose",),
         "left_toe": ("left_big_toe",), "right_toe": ("right_big_toe",),
-        **_sides(*_LIMBS, "heel"),
+        **_sides(*_LIMBS, "heel", "eye", "ear"),
     }
     return JointSet("halpe_26", _HALPE_26, bones, _pairs_of(_HALPE_26), canonical,
                     "HALPE-26 (COCO-17 + head top, neck, mid-hip, feet; RTMPose/AlphaPose)")
@@ -285,7 +291,7 @@ def _blazepose_33() -> JointSet:
         "pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder"),
         "head": ("left_ear", "right_ear"), "nose": ("nose",),
         "left_toe": ("left_foot_index",), "right_toe": ("right_foot_index",),
-        **_sides(*_LIMBS, "heel"),
+        **_sides(*_LIMBS, "heel", "eye", "ear", "index", "pinky", "thumb"),
     }
     return JointSet("blazepose_33", _BLAZEPOSE_33, bones, _pairs_of(_BLAZEPOSE_33),
                     canonical, "MediaPipe BlazePose (33 landmarks)")
@@ -343,7 +349,7 @@ def _panoptic_19() -> JointSet:
              ("neck", "left_shoulder"), ("neck", "right_shoulder"))
     canonical = {
         "pelvis": ("body_center",), "neck": ("neck",), "nose": ("nose",),
-        "head": ("left_ear", "right_ear"), **_sides(*_LIMBS),
+        "head": ("left_ear", "right_ear"), **_sides(*_LIMBS, "eye", "ear"),
     }
     return JointSet("panoptic_coco19", _PANOPTIC_19, bones, _pairs_of(_PANOPTIC_19),
                     canonical, "CMU Panoptic COCO-19 (hdPose3d_stage1_coco19)")
@@ -367,7 +373,7 @@ def _skel_19() -> JointSet:
     canonical = {
         "pelvis": ("pelvis",), "neck": ("neck",), "nose": ("nose",),
         "head": ("left_ear", "right_ear"), "left_toe": ("left_big_toe",),
-        "right_toe": ("right_big_toe",), **_sides(*_LIMBS),
+        "right_toe": ("right_big_toe",), **_sides(*_LIMBS, "ear"),
     }
     return JointSet("skel_19", _SKEL_19, bones, _pairs_of(_SKEL_19), canonical,
                     "4D Association SKEL19 (BODY_25 subset; its Shelf skel.txt output)")

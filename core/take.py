@@ -7,7 +7,8 @@ Matching videos to cameras (first rule that gives every camera one video wins):
 3. the same, ignoring case;
 4. the digits match as numbers (``cam01`` <-> ``cam_1.mp4``, ``01.mov``, ``Camera1.avi``);
 5. sorted order (cameras in rig order, videos by file name), only when the counts are
-   equal and the caller passed ``allow_sorted=True``.
+   equal and the caller passed ``allow_sorted=True`` (an explicit choice of the user); the
+   pairs are then listed in a warning, so the pairing is never silent.
 
 A camera left without a video, or two cameras claiming one video, is an error naming them.
 
@@ -148,9 +149,10 @@ def match_videos(
         return dict(zip(camera_names, sorted(paths, key=lambda p: p.name)))
     if missing:
         free = [p.name for p in paths if p not in set(result.values())]
-        hint = (" (pass allow_sorted / --sorted to pair them in sorted order)"
-                if len(paths) == len(camera_names) else "")
-        raise VideoError(f"no video for camera(s) {missing}; unmatched videos: {free}{hint}")
+        hint = (" (name the videos after the cameras, or pair them in sorted "
+                "file-name order)" if len(paths) == len(camera_names) else "")
+        raise VideoError(f"no video for camera(s) {missing}; unmatched videos: {free}{hint}",
+                         option="pair_by_order" if hint else None)
     return result
 
 
@@ -220,6 +222,14 @@ def read_take(
     if rig is not None:
         names = list(rig.names)
         assigned = match_videos(names, paths, mapping, allow_sorted)
+        if allow_sorted:
+            try:
+                match_videos(names, paths, mapping, False)
+            except VideoError:  # the names alone did not pair them: sorted order did
+                warnings.append(
+                    "videos paired with cameras by sorted file name, as the names do not "
+                    "match the cameras: " + ", ".join(f"{c} <- {assigned[c].name}"
+                                                      for c in names) + "; check each pair")
         unused = sorted(p.name for p in paths if p not in set(assigned.values()))
         if unused:
             warnings.append(f"videos without a calibrated camera are ignored: {unused}")

@@ -6,7 +6,15 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..addon import jobs, session
-from ..addon.properties import DEVICE_ITEMS, MODE_ITEMS, SMOOTH_ITEMS
+from ..addon.properties import (
+    DETECTOR_ITEMS,
+    DEVICE_DESCRIPTION,
+    DEVICE_ITEMS,
+    MODE_DESCRIPTION,
+    MODE_ITEMS,
+    SMOOTH_DESCRIPTION,
+    SMOOTH_ITEMS,
+)
 from ._common import run_action
 
 _SYNC = "Run to completion before returning (scripts, batch, tests)"
@@ -19,14 +27,17 @@ class SKELSPLAT_OT_detect(bpy.types.Operator):
     bl_label = "Detect Keypoints"
     bl_options = {"REGISTER"}
 
-    detector: EnumProperty(name="Detector", items=[("mediapipe", "MediaPipe", ""),
-                                                   ("onnx", "ONNX", "")])
+    detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS,
+                           description="2D keypoint detector run on the footage")
     synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
                               options={"SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context):
-        return not jobs.running("detect")
+        if jobs.running("detect"):
+            cls.poll_message_set("Detection is running (cancel it first)")
+            return False
+        return True
 
     def invoke(self, context, event):
         self.detector = context.scene.skelsplat.detector
@@ -44,15 +55,21 @@ class SKELSPLAT_OT_fit(bpy.types.Operator):
     bl_label = "Fit"
     bl_options = {"REGISTER"}
 
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast")
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
+                         description=DEVICE_DESCRIPTION)
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
+                       description=MODE_DESCRIPTION)
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
+                         description=SMOOTH_DESCRIPTION)
     synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
                               options={"SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context):
-        return not jobs.running("fit")
+        if jobs.running("fit"):
+            cls.poll_message_set("A fit is running (cancel it first)")
+            return False
+        return True
 
     def invoke(self, context, event):
         props = context.scene.skelsplat
@@ -71,7 +88,7 @@ class SKELSPLAT_OT_cancel(bpy.types.Operator):
     bl_label = "Cancel"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    kind: StringProperty(name="Job", default="fit")
+    kind: StringProperty(name="Job", default="fit", description="Kind of job to cancel")
 
     def execute(self, context):
         if not jobs.cancel(self.kind):
@@ -87,8 +104,8 @@ class SKELSPLAT_OT_report(bpy.types.Operator):
     bl_label = "SkelSplat Report"
     bl_options = {"INTERNAL"}
 
-    level: StringProperty(default="INFO")
-    message: StringProperty()
+    level: StringProperty(default="INFO", description="Report level (INFO, WARNING, ERROR)")
+    message: StringProperty(description="Text shown in the status bar")
 
     def execute(self, context):
         self.report({self.level}, self.message)

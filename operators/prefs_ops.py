@@ -17,7 +17,8 @@ class SKELSPLAT_OT_refresh_dependencies(bpy.types.Operator):
     bl_label = "Check Dependencies"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    check_cuda: BoolProperty(name="Check CUDA", default=True)
+    check_cuda: BoolProperty(name="Check CUDA", default=True,
+                             description="Also import torch to see whether CUDA is usable")
 
     def execute(self, context):
         prefs = get_preferences(context)
@@ -34,10 +35,12 @@ class SKELSPLAT_OT_install_dependencies(bpy.types.Operator):
     bl_label = "Install Dependencies"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    requirements: StringProperty(name="Requirements", default=deps.DEFAULT_REQUIREMENTS)
+    requirements: StringProperty(name="Requirements", default=deps.DEFAULT_REQUIREMENTS,
+                                 description="What to install (pip syntax)")
     python: StringProperty(name="Python", default="", description="Interpreter running pip; "
                            "empty: Blender's own")
-    synchronous: BoolProperty(name="Synchronous", default=False, options={"SKIP_SAVE"})
+    synchronous: BoolProperty(name="Synchronous", default=False, options={"SKIP_SAVE"},
+                              description="Run to completion before returning (scripts, tests)")
 
     def invoke(self, context, event):
         prefs = get_preferences(context)
@@ -57,7 +60,8 @@ class SKELSPLAT_OT_add_python_path(bpy.types.Operator):
     bl_label = "Use Environment"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    path: StringProperty(name="site-packages", subtype="DIR_PATH")
+    path: StringProperty(name="site-packages", subtype="DIR_PATH", options={"SKIP_SAVE"},
+                         description="site-packages folder of a Python 3.11 environment")
 
     def invoke(self, context, event):
         prefs = get_preferences(context)

@@ -18,14 +18,32 @@ class SKELSPLAT_OT_bake(bpy.types.Operator):
 
     sigma: FloatProperty(name="Sigma", default=2.0, min=0.1, max=5.0,
                          description="Ellipsoid size in standard deviations")
-    ellipsoids: BoolProperty(name="Ellipsoids", default=True)
-    raw_empties: BoolProperty(name="Raw joints", default=False)
+    ellipsoids: BoolProperty(name="Ellipsoids", default=True,
+                             description="Show each joint's fitted Gaussian as an ellipsoid")
+    raw_empties: BoolProperty(name="Raw joints", default=False,
+                              description="Add an empty per joint at the unsmoothed position")
     run_name: StringProperty(name="Run", default="",
                              description="Action suffix; empty numbers the runs")
+    rest_pose: EnumProperty(name="Rest pose", items=[
+        ("T", "T-pose", "Arms level in the rest pose"),
+        ("A", "A-pose", "Arms 45 degrees down in the rest pose")],
+        description="Rest pose of the armature")
+    floor: EnumProperty(name="Floor", items=[
+        ("align", "Align", "Put the floor found under the feet at Z = 0 with +Z up"),
+        ("keep", "Keep", "Stay in the calibration's world")],
+        description="Where the take stands")
+    lock_feet: BoolProperty(name="Lock feet", default=True,
+                            description="Keep planted feet still (the legs follow by IK)")
 
     @classmethod
     def poll(cls, context):
-        return context.mode == "OBJECT"
+        if context.mode != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode to bake")
+            return False
+        if not session.has_motion(context.scene):
+            cls.poll_message_set("No fit yet: run Fit first (or choose a fit file)")
+            return False
+        return True
 
     def invoke(self, context, event):
         props = context.scene.skelsplat
@@ -46,17 +64,22 @@ class SKELSPLAT_OT_export(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     format: EnumProperty(name="Format", items=[("FBX", "FBX", "Armature + baked animation"),
-                                               ("BVH", "BVH", "Motion capture hierarchy")])
-    filepath: StringProperty(name="File", subtype="FILE_PATH",
+                                               ("BVH", "BVH", "Motion capture hierarchy")],
+                         description="File format of the export")
+    filepath: StringProperty(name="File", subtype="FILE_PATH", options={"SKIP_SAVE"},
                              description="Target file; empty: <export folder>/<take>.<ext>")
     overwrite: BoolProperty(name="Overwrite", default=False,
                             description="Replace an existing file")
-    add_leaf_bones: BoolProperty(name="Leaf bones", default=False)
+    add_leaf_bones: BoolProperty(name="Leaf bones", default=False,
+                                 description="Add end bones to the FBX (some tools want them)")
 
     @classmethod
     def poll(cls, context):
-        return any(o.type == "ARMATURE" and o.get("skelsplat_role") == "armature"
-                   for o in context.scene.objects)
+        if not any(o.type == "ARMATURE" and o.get("skelsplat_role") == "armature"
+                   for o in context.scene.objects):
+            cls.poll_message_set("Nothing to export: bake a fit onto the armature first")
+            return False
+        return True
 
     def invoke(self, context, event):
         props = context.scene.skelsplat

@@ -66,7 +66,14 @@ class SKELSPLAT_PT_capture(_Sub, bpy.types.Panel):
         layout, props = self.layout, context.scene.skelsplat
         layout.prop(props, "calibration_path")
         layout.prop(props, "footage_path")
+        layout.prop(props, "pair_by_order")
         layout.operator("skelsplat.import_capture", icon="OUTLINER_OB_CAMERA")
+        for w in props.warnings:  # a pairing by order is always shown, never folded away
+            if "paired with cameras by sorted file name" in w.name:
+                box = layout.box()
+                box.alert = True
+                box.label(text="Videos paired by order: check each camera's video",
+                          icon="ERROR")
         if props.cameras:
             layout.template_list("SKELSPLAT_UL_cameras", "", props, "cameras", props,
                                  "camera_index", rows=3)
@@ -102,6 +109,7 @@ class SKELSPLAT_PT_fit(_Sub, bpy.types.Panel):
         col.prop(props, "device")
         col.prop(props, "mode")
         col.prop(props, "smooth")
+        layout.prop(props, "fits_dir")
         if not _job_row(layout, props, "fit"):
             layout.operator("skelsplat.fit", icon="PLAY")
         if props.motion_path:

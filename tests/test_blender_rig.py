@@ -11,9 +11,12 @@ from skelsplat.core.blender_rig import (
     continuous_quaternions,
     ellipsoid_transforms,
     fill_gaps,
+    forward_kinematics,
     plan_rig,
     pose_matrices,
     quaternion_from_matrix,
+    solve_pose,
+    take_skeleton,
 )
 from skelsplat.core.camera import rotation_from_rodrigues
 from skelsplat.core.errors import SkelsplatError
@@ -21,11 +24,13 @@ from skelsplat.core.skeletons import CANONICAL_JOINTS, CANONICAL_PARENTS
 
 SEGMENTS = {"hip": 0.1, "knee": 0.42, "ankle": 0.4, "heel": 0.06, "toe": 0.15,
             "shoulder": 0.18, "elbow": 0.28, "wrist": 0.25, "neck": 0.5, "head": 0.2,
-            "head_top": 0.12, "nose": 0.1}
+            "head_top": 0.12, "nose": 0.1, "eye": 0.09, "ear": 0.08, "index": 0.09,
+            "pinky": 0.08, "thumb": 0.05}
 
 
 def synthetic_joints(n_frames: int = 24, seed: int = 0) -> np.ndarray:
-    """[F, 21, 3] a moving canonical skeleton with exact segment lengths (metres)."""
+    """[F, 31, 3] a moving canonical skeleton with exact segment lengths (metres); point
+    clusters (face, hands, feet) are not rigid."""
     rng = np.random.default_rng(seed)
     t = np.arange(n_frames) / 30.0
     X = np.zeros((n_frames, len(CANONICAL_JOINTS), 3))
@@ -68,18 +73,27 @@ def test_fill_gaps_interpolates_and_holds_ends() -> None:
     assert np.isnan(out[:, 1]).all()
 
 
+def _plan(X, names=None):
+    names = list(names or CANONICAL_JOINTS)
+    valid = np.isfinite(X).all(-1)
+    return plan_rig(take_skeleton(X, valid, names), [n for j, n in enumerate(names)
+                                                     if valid[:, j].any()])
+
+
 def test_plan_uses_median_lengths_and_a_t_pose() -> None:
     X = synthetic_joints()
-    plan = plan_rig(X, list(CANONICAL_JOINTS))
+    plan = _plan(X)
     assert plan.joint_names == list(CANONICAL_JOINTS)
+    assert {"spine", "left_clavicle", "right_clavicle"} <= set(plan.bone_names)
     k = plan.joint_names.index("left_knee")
-    assert plan.lengths[k] == pytest.approx(0.42, abs=1e-9)
-    # T-pose: knee straight below the hip, left arm along +X.
     hip = plan.joint_names.index("left_hip")
-    np.testing.assert_allclose(plan.heads[k] - plan.heads[hip], [0, 0, -0.42], atol=1e-12)
+    # T-pose: knee straight below the hip at the median length, left arm along +X.
+    np.testing.assert_allclose(plan.joint_rest[k] - plan.joint_rest[hip], [0, 0, -0.42],
+                               atol=1e-12)
     e = plan.joint_names.index("left_elbow")
     s = plan.joint_names.index("left_shoulder")
-    np.testing.assert_allclose(plan.heads[e] - plan.heads[s], [0.28, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(plan.joint_rest[e] - plan.joint_rest[s], [0.28, 0, 0],
+                               atol=1e-12)
     for R in plan.frames:
         np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(R) == pytest.approx(1.0)
@@ -88,34 +102,38 @@ def test_plan_uses_median_lengths_and_a_t_pose() -> None:
 def test_joints_missing_everywhere_are_left_out_and_children_reparented() -> None:
     X = synthetic_joints()
     X[:, CANONICAL_JOINTS.index("left_knee")] = np.nan
-    plan = plan_rig(X, list(CANONICAL_JOINTS))
+    plan = _plan(X)
     assert "left_knee" not in plan.joint_names
-    ankle = plan.joint_names.index("left_ankle")
-    assert plan.joint_names[plan.parents[ankle]] == "left_hip"
+    ankle = plan.bone_names.index("left_ankle")
+    assert plan.bone_names[plan.parents[ankle]] == "left_hip"
     X[:, 0] = np.nan
     with pytest.raises(SkelsplatError, match="pelvis"):
-        plan_rig(X, list(CANONICAL_JOINTS))
+        _plan(X)
 
 
-def test_keys_put_every_bone_head_on_its_joint() -> None:
+def test_keys_reproduce_the_rigid_pose() -> None:
     X = synthetic_joints(30)
-    plan = plan_rig(X, list(CANONICAL_JOINTS))
-    rest = np.tile(np.eye(4), (len(plan.joint_names), 1, 1))
-    rest[:, :3, :3] = plan.frames
-    rest[:, :3, 3] = plan.heads
-    pose = pose_matrices(plan, X)
-    np.testing.assert_allclose(pose[..., :3, 3], X, atol=1e-12)
+    plan = _plan(X)
+    rest = plan.rest_matrices()
+    rig_pose = solve_pose(plan, X)
+    pose = pose_matrices(plan, rig_pose)
+    P = forward_kinematics(plan, rig_pose)
+    np.testing.assert_allclose(P[:, 0], X[:, 0], atol=1e-12)  # the root is on the fit
     rots = pose[..., :3, :3]
     np.testing.assert_allclose(rots @ np.swapaxes(rots, -1, -2), np.broadcast_to(
         np.eye(3), rots.shape), atol=1e-9)
     locations, quats = basis_from_pose(rest, plan.parents, pose)
+    np.testing.assert_allclose(locations[:, 1:], 0.0, atol=1e-9)  # only the root moves
     np.testing.assert_allclose(_compose(rest, plan.parents, locations, quats), pose, atol=1e-9)
-    # Bones with a child point at it: the pose y axis is the fitted segment direction.
-    for j, a in enumerate(plan.aim):
-        if a >= 0:
-            d = X[:, a] - X[:, j]
+    # A bone with one target aims at the fitted target from its (rigid) head.
+    for b, tg in enumerate(plan.layout.targets):
+        if len(tg) == 1 and plan.bone_names[b] not in plan.layout.rules:
+            h = plan.layout.head_joint[b]
+            d = X[:, tg[0]] - P[:, h]
             d /= np.linalg.norm(d, axis=-1, keepdims=True)
-            np.testing.assert_allclose(rots[:, j, :, 1], d, atol=1e-9)
+            got = P[:, tg[0]] - P[:, h]
+            got /= np.linalg.norm(got, axis=-1, keepdims=True)
+            np.testing.assert_allclose(got, d, atol=1e-9)
 
 
 def test_quaternions_match_rotations_and_stay_continuous() -> None:
@@ -142,20 +160,21 @@ def test_ellipsoid_transforms_reproduce_covariances() -> None:
     np.testing.assert_allclose(M @ np.swapaxes(M, -1, -2), 4.0 * cov, atol=1e-12)
 
 
-def test_degenerate_poses_still_give_exact_heads() -> None:
+def test_degenerate_poses_stay_finite_and_rigid() -> None:
     """Coincident joints and a hip line along the spine must not break the solve."""
     X = synthetic_joints(6)
     names = list(CANONICAL_JOINTS)
     X[2, names.index("neck")] = X[2, names.index("pelvis")]  # zero-length spine
     X[3, names.index("left_hip")] = X[3, 0] + (X[3, names.index("neck")] - X[3, 0]) * 0.1
     X[3, names.index("right_hip")] = X[3, 0] - (X[3, names.index("neck")] - X[3, 0]) * 0.1
-    plan = plan_rig(X, names)
-    rest = np.tile(np.eye(4), (len(names), 1, 1))
-    rest[:, :3, :3] = plan.frames
-    rest[:, :3, 3] = plan.heads
-    pose = pose_matrices(plan, X)
+    plan = _plan(synthetic_joints(6))
+    rig_pose = solve_pose(plan, X)
+    pose = pose_matrices(plan, rig_pose)
     assert np.isfinite(pose).all()
     np.testing.assert_allclose(np.linalg.det(pose[..., :3, :3]), 1.0, atol=1e-9)
-    locations, quats = basis_from_pose(rest, plan.parents, pose)
-    np.testing.assert_allclose(_compose(rest, plan.parents, locations, quats)[..., :3, 3], X,
-                               atol=1e-9)
+    P = forward_kinematics(plan, rig_pose)
+    heads = P[:, plan.layout.head_joint]
+    kids = np.flatnonzero(plan.parents >= 0)
+    d = np.linalg.norm(heads[:, kids] - heads[:, plan.parents[kids]], axis=-1)
+    rest = np.linalg.norm(plan.heads[kids] - plan.heads[plan.parents[kids]], axis=-1)
+    np.testing.assert_allclose(d, np.broadcast_to(rest, d.shape), atol=1e-9)

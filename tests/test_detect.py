@@ -311,3 +311,22 @@ def test_cli_detect_on_a_small_take(blob_take, models, tmp_path, capsys) -> None
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--offsets", "c1=x"]) == 2
     assert "frame offset must be an integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_damaged_cache_is_recomputed_with_a_warning(blob_take, models, tmp_path, monkeypatch,
+                                                    damage) -> None:
+    opts = {"model": str(models["simcc"])}
+    first = detect_take(read_take(blob_take), "onnx", opts, cache_dir=tmp_path, workers=1)
+    c1 = next(tmp_path.glob("c1-*.npz"))
+    good = c1.read_bytes()
+    c1.write_bytes(good[: len(good) // 2] if damage == "truncated" else b"")
+    counter = _Counter(monkeypatch)
+    again = detect_take(read_take(blob_take), "onnx", opts, cache_dir=tmp_path, workers=1)
+    assert counter.calls == N_FRAMES  # c1 detected again, c2 still from its cache
+    assert any(f"camera c1: the detection cache {c1} is damaged" in w
+               for w in again.meta["warnings"])
+    np.testing.assert_allclose(again.data, first.data, atol=1e-4)
+    assert load_cached(c1).n_frames == N_FRAMES  # rewritten whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in tmp_path.glob("c[12]-*.npz"))  # no temporary files

@@ -56,7 +56,7 @@ def test_trc_header_and_y_up_convention(tmp_path: Path, world_up: str) -> None:
     assert lines[0] == "PathFileType\t4\t(X/Y/Z)\tt.trc"
     header = dict(zip(lines[1].split("\t"), lines[2].split("\t")))
     assert header == {"DataRate": "60", "CameraRate": "60", "NumFrames": "4",
-                      "NumMarkers": "21", "Units": "m", "OrigDataRate": "60",
+                      "NumMarkers": str(len(CANONICAL_JOINTS)), "Units": "m", "OrigDataRate": "60",
                       "OrigDataStartFrame": "101", "OrigNumFrames": "4"}
     assert lines[3].split("\t")[2] == "pelvis" and lines[4].split("\t")[2:5] == ["X1", "Y1", "Z1"]
     first = lines[6].split("\t")

@@ -3,7 +3,9 @@ installed into a temporary user repository, enabled, checked and uninstalled."""
 
 from __future__ import annotations
 
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,48 @@ def test_install_enable_check_uninstall(built_zip, tmp_path) -> None:
         assert not hasattr(bpy.types, "SKELSPLAT_OT_fit")
     finally:
         repos.remove(repo)
+
+
+@pytest.mark.bpy
+def test_zip_after_a_demo_run_holds_only_the_listed_files(tmp_path, monkeypatch) -> None:
+    """Newcomer path (README order: demo, then tests): a demo run leaves skelsplat_out/
+    (take.blend, PNGs, FBX) and caches in the checkout; the zip built from that checkout
+    (found from the working directory) holds none of it."""
+    import shutil
+
+    from skelsplat.cli.blender_cmd import extension_files
+
+    pytest.importorskip("bpy")
+    root = Path(__file__).resolve().parents[1]
+    checkout = tmp_path / "checkout"
+    shutil.copytree(root, checkout, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "tests", "docs", "demo", "__pycache__", "skelsplat_out", "dist",
+        ".skelsplat_cache", "*.pyc", ".ruff_cache", ".pytest_cache"))
+    demo_out = checkout / "skelsplat_out" / "demo"
+    demo_out.mkdir(parents=True)
+    for name in ("take.blend", "take.fbx", "overlay_cam01.png"):
+        (demo_out / name).write_bytes(os.urandom(1_500_000))
+    (checkout / "skelsplat_out" / ".demo.staging-x").mkdir()
+    (checkout / "core" / ".skelsplat_cache").mkdir()
+    (checkout / "core" / ".skelsplat_cache" / "cam01-0.npz").write_bytes(os.urandom(500_000))
+    (checkout / "addon" / "take.blend1").write_bytes(os.urandom(500_000))
+    monkeypatch.chdir(checkout / "addon")  # the command runs somewhere inside the checkout
+    built = build_extension(tmp_path / "dist")
+    names = zipfile.ZipFile(built).namelist()
+    assert sorted(n for n in names if not n.endswith("/")) == sorted(extension_files(checkout))
+    assert {n.split("/")[0] for n in names} == {"blender_manifest.toml", "__init__.py", "addon",
+                                                 "core", "operators", "panels"}
+    assert not [n for n in names if n.startswith(("cli/", "core/bench/"))]
+    assert all(n.endswith((".py", ".toml", "/")) for n in names)
+    assert built.stat().st_size < 400_000  # 4.9 MB when skelsplat_out/ was packed
+
+
+def test_readme_states_the_newcomer_order() -> None:
+    """README: demo first, then tests; the demo's output folder is ignored by git and never
+    packed (test above)."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert setup.index("bash scripts/demo.sh") < setup.index("bash scripts/test.sh")
+    assert "demo first, then" in setup
+    assert "skelsplat_out/" in (root / ".gitignore").read_text().splitlines()

@@ -82,7 +82,7 @@ def test_deeplabcut_bad_cell_names_row_and_column(tmp_path: Path) -> None:
     path.write_text(DLC_CSV.read_text().replace("bodyparts,nose,nose,nose",
                                                 "bodyparts,tail,tail,tail"))
     with pytest.raises(KeypointError, match=r"body parts \['tail', .*\] match no registered "
-                                            r"joint set; pass joint_set="):
+                                            r"joint set; name the joint set"):
         read_keypoints(path)
     assert read_keypoints(path, joint_set="coco_17").confidence[:, 0, 0].max() == 0  # no nose
 

@@ -104,7 +104,7 @@ def test_run_summary_is_what_the_report_shows(cli_run):
     assert "100.0 % valid joints" in stdout
     timing = re.search(r"time per stage \(s\)\s+(.*)\n", stdout).group(1)
     assert [t.split()[0] for t in timing.split(", ")] == [
-        "calibration", "keypoints", "fit", "export", "blender", "report"]
+        "calibration", "keypoints", "fit", "animate", "export", "blender", "report"]
 
 
 @pytest.mark.bpy
@@ -158,9 +158,13 @@ def test_pipeline_hands_the_blender_stage_its_job_and_never_clobbers(synthetic_t
     rgb = np.array(FOOTAGE_RGB) / 255
     assert (np.abs(overlay[..., :3] - rgb).max(-1) < 0.06).sum() > 20000  # footage drawn
     assert job.motion.n_frames == N_FRAMES
-    assert job.blend == out / "take.blend" and job.overwrite
-    assert list(result.timings_s) == ["calibration", "footage", "keypoints", "fit", "export",
-                                      "blender", "report"]
+    # The Blender stage wrote into the staging folder beside ``out``, moved into place at the end.
+    assert job.blend.parent.parent == out.parent and job.blend.name == "take.blend"
+    assert job.blend.parent.name.startswith(".o.staging-") and not job.blend.parent.exists()
+    assert job.overwrite
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "videos"]
+    assert list(result.timings_s) == ["calibration", "footage", "keypoints", "fit", "animate",
+                                      "export", "blender", "report"]
     assert all(t >= 0 for t in result.timings_s.values())
     assert set(planned_outputs(out, result.rig.names, True)) == set(result.files)
     assert result.summary.files[:5] == ["joints.npz", "joints.trc", "take.blend", "take.fbx",
@@ -201,7 +205,7 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path, monkeypatch):
                                   keypoints=synthetic_take["keypoints"]))
     with pytest.raises(SkelsplatError, match="take folder"):
         resolve_inputs(RunOptions(take_dir=tmp_path / "missing"))
-    with pytest.raises(SkelsplatError, match="--fps"):
+    with pytest.raises(SkelsplatError, match="the frame rate must be a positive"):
         resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   keypoints=synthetic_take["keypoints"], fps=-1.0))
     (tmp_path / "afile").write_text("")
@@ -302,12 +306,20 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert bone_std < 15.0
 
 
-def test_blender_stage_output_goes_to_stderr_keeping_stdout_for_the_summary(capfd):
+def test_blender_stage_output_goes_to_stderr_keeping_stdout_for_the_summary(capfd,
+                                                                          monkeypatch):
     from skelsplat.cli.run_cmd import _stdout_to_stderr
 
+    monkeypatch.setenv("SKELSPLAT_VERBOSE", "1")  # --verbose: Blender's notes on stderr
     with _stdout_to_stderr():
         os.write(1, b"Info: Saved as take.blend\n")  # what Blender's C code does
     print("summary line")
     out, err = capfd.readouterr()
     assert out == "summary line\n"
     assert "Info: Saved as take.blend" in err
+    monkeypatch.delenv("SKELSPLAT_VERBOSE")  # default: silenced (one line per stage)
+    with _stdout_to_stderr():
+        os.write(1, b"Info: Saved as take.blend\n")
+        print("FBX export starting...")
+    print("summary line")
+    assert capfd.readouterr() == ("summary line\n", "")

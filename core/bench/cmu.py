@@ -11,6 +11,8 @@ does not measure are documented approximations built in a head / foot frame:
 - feet: big toe = toes bone end moved 1.5 cm medially; small toe = midpoint of the foot
   (ball) and toes ends moved 3.5 cm laterally; heel = ankle + 6 cm along the shin
   direction - 5 cm along the ankle->toe direction.
+- hands: index = hand bone end + 2 cm towards the thumb, pinky = hand bone end - 3.5 cm
+  across the palm and 1 cm back, thumb = thumb bone end.
 - body_25 ``neck`` = mid-shoulders, ``mid_hip`` = mid-hips (as OpenPose places them).
 """
 
@@ -70,6 +72,14 @@ def named_points(bones: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         shin = _unit(ankle - p[side + "knee"])
         p[side + "heel"] = ankle + 0.06 * shin - 0.05 * _unit(toe - ankle)
         p[side + "toe"] = p[side + "big_toe"]
+        # Hand (BlazePose-like knuckles): hand bone end +- across the palm, thumb end.
+        wrist, knuckles, thumb = p[side + "wrist"], bones[s + "hand"], bones[s + "thumb"]
+        along = _unit(knuckles - wrist)
+        across = thumb - wrist
+        across = _unit(across - np.sum(across * along, -1, keepdims=True) * along)
+        p[side + "index"] = knuckles + 0.02 * across
+        p[side + "pinky"] = knuckles - 0.035 * across - 0.01 * along
+        p[side + "thumb"] = thumb
     return p
 
 

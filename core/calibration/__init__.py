@@ -98,8 +98,8 @@ def detect_calibration_format(path: str | Path) -> str:
         if is_toml_calibration(parse_toml(path)):
             return "pose2sim"
         raise CalibrationError(f"{path}: TOML without camera tables (tables with 'matrix')")
-    raise CalibrationError(f"{path}: unknown calibration format; pass fmt= one of "
-                           f"{CALIBRATION_FORMATS}")
+    raise CalibrationError(f"{path}: unknown calibration format; name the calibration "
+                           f"format (one of {CALIBRATION_FORMATS})", option="fmt")
 
 
 def read_calibration(path: str | Path, fmt: str = "auto",

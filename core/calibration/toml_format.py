@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..camera import Camera, Rig, rodrigues_from_rotation, rotation_from_rodrigues
 from ..errors import CalibrationError
 from ._common import detect_scale, get, image_size, make_camera, numbers, where
@@ -135,10 +136,8 @@ def write_calibration_toml(rig: Rig, path: str | Path, overwrite: bool = False) 
     ``overwrite``. Reading it back gives the same rig (to float64 round-off in R)."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise CalibrationError(f"{path} exists; pass overwrite=True (CLI: --overwrite) "
-                               "to replace it")
+        raise CalibrationError(f"{path} exists; allow overwriting to replace it",
+                               option="overwrite")
     if not isinstance(rig, Rig):
         raise CalibrationError(f"{path}: expected a Rig to write, got {type(rig).__name__}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(format_calibration_toml(rig), encoding="utf-8")
-    return path
+    return write_text(path, format_calibration_toml(rig))

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_write
 
 CACHE_DIRNAME = ".skelsplat_cache"
 _CHUNK = 1 << 20  # 1 MiB
@@ -86,11 +88,14 @@ class CachedDetections:
 
 def save_cached(path: str | Path, det: CachedDetections) -> Path:
     """Write atomically (temporary file + rename), so a cancelled run leaves no half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+    with atomic_write(path, "wb") as fh:
+        _savez(fh, det)
+    return Path(path)
+
+
+def _savez(fh, det: CachedDetections) -> None:
     np.savez(
-        tmp,
+        fh,
         keypoints=det.keypoints[:, None].astype(np.float32),
         camera_names=np.array([det.camera]),
         joint_set=np.array(det.joint_set),
@@ -101,8 +106,6 @@ def save_cached(path: str | Path, det: CachedDetections) -> Path:
         detector=np.array(json.dumps(det.detector, sort_keys=True)),
         ms_per_frame=np.array(float(det.ms_per_frame)),
     )
-    os.replace(tmp, path)
-    return path
 
 
 def load_cached(path: str | Path) -> CachedDetections | None:
@@ -122,5 +125,5 @@ def load_cached(path: str | Path) -> CachedDetections | None:
                 detector=json.loads(str(z["detector"])),
                 ms_per_frame=float(z["ms_per_frame"]),
             )
-    except (OSError, KeyError, ValueError, IndexError):
-        return None
+    except (OSError, KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile):
+        return None  # damaged (truncated, empty, foreign): the caller detects again

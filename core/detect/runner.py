@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Cancelled, SkelsplatError
+from ..errors import Cancelled, ExportError, SkelsplatError
 from ..keypoints2d import Keypoints2D
 from ..take import Take
 from ..video import iter_frames, prefetch
@@ -61,7 +61,7 @@ def make_detector(backend: str = "mediapipe", **options):
         from .onnx_topdown import OnnxTopDownDetector
 
         if not options.get("model"):
-            raise SkelsplatError("the onnx backend needs a model file (--model PATH)")
+            raise SkelsplatError("the onnx detector needs a model file (an ONNX pose model)")
         return OnnxTopDownDetector(**options)
     raise SkelsplatError(f"unknown detector backend {backend!r}; choose one of {BACKENDS}")
 
@@ -212,16 +212,20 @@ def detect_take(
     results: dict[str, CachedDetections] = {}
     paths: dict[str, Path] = {}
     todo = []
+    notes: list[str] = []
     for tv in take.videos:
         fp = video_fingerprint(tv.path)
         paths[tv.camera] = cache_path(cdir, tv.camera, cache_key(fp, settings))
         hit = load_cached(paths[tv.camera]) if use_cache else None
+        if use_cache and hit is None and paths[tv.camera].is_file():
+            notes.append(f"camera {tv.camera}: the detection cache {paths[tv.camera]} is "
+                         "damaged (truncated or empty); detecting again")
+            log.warning(notes[-1])
         if hit is not None and hit.joint_set == joint_set:
             results[tv.camera] = hit
         else:
             todo.append((tv, fp))
     cached_names = set(results)
-    notes: list[str] = []
 
     total = sum(tv.info.n_frames for tv, _ in todo)
     done: dict[str, int] = {tv.camera: 0 for tv, _ in todo}
@@ -236,7 +240,11 @@ def detect_take(
                                settings, ms)
         results[tv.camera] = det
         if use_cache:
-            save_cached(paths[tv.camera], det)
+            try:
+                save_cached(paths[tv.camera], det)
+            except ExportError as exc:  # a read-only or full cache folder costs a re-detect
+                notes.append(f"camera {tv.camera}: detections not cached ({exc})")
+                log.warning(notes[-1])
 
     def run_here(items) -> None:
         detector = make_detector(backend, **options)

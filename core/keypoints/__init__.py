@@ -104,8 +104,8 @@ def detect_keypoint_format(path: str | Path | Sequence[str | Path]) -> str:
                 return kind
             if kind == "openpose":
                 raise KeypointError(f"{path}: one OpenPose frame; pass the folder of frames")
-        raise KeypointError(f"{path}: unknown keypoint format; pass fmt= one of "
-                            f"{KEYPOINT_FORMATS}")
+        raise KeypointError(f"{path}: unknown keypoint format; name the keypoint format (one of "
+                            f"{KEYPOINT_FORMATS})", option="keypoint_format")
     for p in _folder_jsons(path)[:50]:
         kind = _json_kind(_peek_json(p))
         if kind is not None:
@@ -156,7 +156,8 @@ def map_parts(parts: Sequence[str], joint_set: str | None, where: str) -> tuple[
             best = name
     if best is None:
         raise KeypointError(f"{where}: body parts {list(parts)} match no registered joint set; "
-                            f"pass joint_set= (one of {joint_set_names()})")
+                            f"name the joint set (one of {joint_set_names()})",
+                            option="joint_set")
     return best, index_map(best)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import KeypointError
 from ..keypoints2d import Keypoints2D
 from ..skeletons import guess_joint_set
@@ -52,6 +53,13 @@ def read_npz(path: Path, joint_set: str | None = None) -> tuple[np.ndarray, list
             raise KeypointError(f"{path}: damaged NPZ ({exc})") from None
     if frames.shape != (F,) or frames.dtype.kind not in "iu":
         raise KeypointError(f"{path}: 'frame_numbers' must be {F} integers")
+    values, counts = np.unique(frames, return_counts=True)
+    if (counts > 1).any():
+        dup = int(values[np.argmax(counts > 1)])
+        rows = np.flatnonzero(frames == dup).tolist()
+        raise KeypointError(f"{path}: frame number {dup} appears {int(counts.max())} times "
+                            f"(rows {rows[:5]}); each frame must appear once in "
+                            "'frame_numbers'")
     if fps is not None and not (np.isfinite(fps) and fps >= 0):
         raise KeypointError(f"{path}: 'fps' must be positive (0 = unknown), got {fps}")
     if fps == 0:
@@ -70,7 +78,8 @@ def write_keypoints_npz(keypoints: Keypoints2D, path: str | Path,
     """Write ``keypoints`` in the NPZ layout above (refuses to replace a file by default)."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise KeypointError(f"{path} exists; pass overwrite=True to replace it")
+        raise KeypointError(f"{path} exists; allow overwriting to replace it",
+                            option="overwrite")
     arrays = {
         "keypoints": keypoints.data,
         "camera_names": np.array(keypoints.camera_names, dtype=str),
@@ -79,7 +88,6 @@ def write_keypoints_npz(keypoints: Keypoints2D, path: str | Path,
     }
     if keypoints.fps is not None:
         arrays["fps"] = np.array(float(keypoints.fps))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
+    with atomic_write(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return path

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..errors import KeypointError
 from ..keypoints2d import Keypoints2D
 from ._assemble import CameraTrack
@@ -147,13 +148,12 @@ def write_openpose_json(keypoints: Keypoints2D, folder: str | Path,
     existing = [p for p, _, _ in planned if p.exists()]
     if existing and not overwrite:
         raise KeypointError(f"{existing[0]} exists ({len(existing)} files would be replaced); "
-                            "pass overwrite=True")
+                            "allow overwriting to replace them", option="overwrite")
     for path, f, v in planned:
-        path.parent.mkdir(parents=True, exist_ok=True)
         kp = keypoints.data[f, v]
         people = []
         if (kp[:, 2] > 0).any():
             people.append({"person_id": [-1],
                            "pose_keypoints_2d": [float(x) for x in kp.ravel()]})
-        path.write_text(json.dumps({"version": 1.3, "people": people}), encoding="utf-8")
+        write_text(path, json.dumps({"version": 1.3, "people": people}))
     return folder

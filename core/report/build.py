@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from ..camera import Rig
 from ..keypoints2d import Keypoints2D
 from ..motion import Motion3D
@@ -22,6 +23,7 @@ from .figures import (
     OverlayPanel,
     plot_bone_lengths,
     plot_camera_overlays,
+    plot_contacts,
     plot_reprojection_errors,
     plot_timings,
 )
@@ -34,12 +36,13 @@ FrameReader = Callable[[str, int], "np.ndarray | None"]
 
 REPORT_NAME = "report.html"
 TIMINGS_PNG = "timings.png"
+CONTACTS_PNG = "contacts.png"
 
 
 def figure_names(camera_names: list[str]) -> list[str]:
     """File names of every PNG the report writes (beside report.html)."""
     return ([f"overlay_{_safe(c)}.png" for c in camera_names]
-            + ["reprojection_error.png", "bone_lengths.png", TIMINGS_PNG])
+            + ["reprojection_error.png", "bone_lengths.png", CONTACTS_PNG, TIMINGS_PNG])
 
 
 def _safe(name: str) -> str:
@@ -116,6 +119,14 @@ def _stat_figures(out_dir: Path, summary: RunSummary, rig: Rig, joint_names: Seq
         refs.append(FigureRef("Bone-length stability", "bone_lengths.png",
                               "each bone's length minus its median over the take, and its "
                               "standard deviation"))
+    plot_contacts(out_dir / CONTACTS_PNG, summary.contacts, summary.foot_heights_mm,
+                  frame_numbers, None if summary.animation is not None else
+                  "not animated (no armature was solved)")
+    refs.append(FigureRef("Foot contacts", CONTACTS_PNG,
+                          "planted feet (shaded; keyed as left_foot_contact / "
+                          "right_foot_contact on the armature) and the height of each "
+                          "foot's lowest point above the floor, after foot locking"
+                          if summary.animation is not None else "not animated"))
     return refs
 
 
@@ -132,5 +143,4 @@ def write_report(
     refs = [*figures, FigureRef("Time per stage", TIMINGS_PNG,
                                 "wall-clock seconds per pipeline stage")]
     path = out_dir / REPORT_NAME
-    path.write_text(render_html(summary, refs, details, warnings or ()), encoding="utf-8")
-    return path
+    return write_text(path, render_html(summary, refs, details, warnings or ()))

@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..atomic import atomic_write
+
 #: Colours: detections (2D evidence) and the fitted skeleton reprojected.
 DETECTION_COLOR = "#1fd655"
 FIT_COLOR = "#ff2fd0"
@@ -42,10 +44,10 @@ class OverlayPanel:
 
 def _save(fig: Figure, path: Path, dpi: int = 100) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    # zlib level 3: about 3x faster than the default 6 for a few % larger files.
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 3})
+    with atomic_write(path, "wb") as fh:
+        # zlib level 3: about 3x faster than the default 6 for a few % larger files.
+        fig.savefig(fh, format="png", dpi=dpi, pil_kwargs={"compress_level": 3})
     return path
 
 
@@ -168,6 +170,38 @@ def plot_bone_lengths(
     bottom.set_ylabel("std (mm)")
     mean_std = float(np.nanmean(std)) if np.isfinite(std).any() else float("nan")
     bottom.set_title(f"Standard deviation per bone (mean {mean_std:.1f} mm)", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_contacts(
+    path: str | Path,
+    contacts: dict[str, np.ndarray],  # side -> [F] bool
+    heights_mm: dict[str, np.ndarray],  # side -> [F] lowest foot point above the floor (mm)
+    frame_numbers: np.ndarray,  # [F] take frame numbers
+    note: str | None = None,
+) -> Path:
+    """Foot contacts over time: one lane per foot (filled while planted) over the height of
+    that foot's lowest point above the floor; ``note`` replaces an empty plot's message."""
+    frames = np.asarray(frame_numbers)
+    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    colours = {"left": "#2f7ed8", "right": "#d8432f"}
+    for side, flags in contacts.items():
+        c = colours.get(side, "black")
+        h = np.asarray(heights_mm.get(side, np.zeros(len(flags))), dtype=float)
+        ax.plot(frames, h, color=c, lw=1.0, label=f"{side} foot height")
+        ax.fill_between(frames, 0, np.where(flags, max(float(np.nanmax(h)), 1.0), 0),
+                        step="mid", color=c, alpha=0.15, lw=0,
+                        label=f"{side} contact ({100 * np.mean(flags):.0f} %)")
+    if not contacts:
+        ax.text(0.5, 0.5, note or "no foot points in this joint set", ha="center",
+                va="center", transform=ax.transAxes)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("lowest foot point above floor (mm)")
+    ax.set_title("Foot contacts (shaded) and foot height", fontsize=10)
+    if contacts:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 

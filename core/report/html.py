@@ -74,6 +74,11 @@ def render_html(
             parts.append(f'<figure><a href="{html.escape(ref.src)}">'
                          f'<img src="{html.escape(ref.src)}" alt="{html.escape(ref.caption)}">'
                          f"</a><figcaption>{html.escape(ref.caption)}</figcaption></figure>")
+    if summary.residual_rows():
+        parts.append("<h2>Baked armature vs fit (per joint)</h2>")
+        parts.append(_table(summary.residual_rows(),
+                            header=("joint", "residual to the fit (mean / p95)"),
+                            numeric=(False, True)))
     parts.append("<h2>Bone lengths</h2>")
     parts.append(_table(bone_rows, header=("bone", "mean length (mm)", "std (mm)"),
                         numeric=(False, True, True)))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..animation import Animation
+from ..animation_metrics import AnimationMetrics
 from ..camera import Rig
 from ..motion import Motion3D
 from ..skeletons import CANONICAL, get_joint_set
@@ -40,6 +42,12 @@ class RunSummary:
         reprojection_error_px: [F, V, J] per-detection errors the means come from (px).
         bone_names: B canonical bones "parent-child" of ``bone_lengths_mm``.
         bone_lengths_mm: [F, B] bone lengths the stds come from (mm).
+        animation: the baked animation's metrics (``AnimationMetrics``), None when not
+            animated.
+        floor_text: how the floor was placed.
+        undetermined: rotations the joint set cannot define.
+        contacts: side -> [F] bool foot contacts (for the contact plot).
+        foot_heights_mm: side -> [F] height of the foot's lowest point above the floor.
     """
 
     take: str
@@ -58,6 +66,11 @@ class RunSummary:
     reprojection_error_px: np.ndarray | None = field(default=None, repr=False)
     bone_names: list[str] = field(default_factory=list)
     bone_lengths_mm: np.ndarray | None = field(default=None, repr=False)
+    animation: AnimationMetrics | None = None
+    floor_text: str = ""
+    undetermined: list[str] = field(default_factory=list)
+    contacts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    foot_heights_mm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def total_s(self) -> float:
@@ -74,10 +87,41 @@ class RunSummary:
             ("median reprojection error", f"{_num(self.reprojection_median_px, 2)} px"),
             ("bone-length std (mean over bones)", f"{_num(self.bone_std_mm, 1)} mm"),
         ]
+        rows += self.animation_rows()
         stages = ", ".join(f"{k} {v:.2f}" for k, v in self.timings_s.items())
         rows.append(("time per stage (s)", stages or "-"))
         rows.append(("total time", f"{self.total_s:.2f} s"))
         return rows
+
+    def animation_rows(self) -> list[tuple[str, str]]:
+        """(label, value) rows of the baked animation (see ``core.animation_metrics``)."""
+        a = self.animation
+        if a is None:
+            return []
+        contacts = ", ".join(f"{s} {_num(v, 0)} %" for s, v in a.contact_pct.items())
+        return [
+            ("armature bone-length std", f"{_num(a.bone_std_mm, 3)} mm (rigid skeleton)"),
+            ("joint residual to the fit", f"{_num(a.residual_mean_mm, 1)} mm mean, "
+             f"{_num(a.residual_p95_mm, 1)} mm p95 (rig alone: "
+             f"{_num(a.rig_residual_mean_mm, 1)} mm mean)"),
+            ("foot skate (planted feet)", f"{_num(a.foot_skate_mm, 2)} mm/frame"),
+            ("ground penetration", f"{_num(a.penetration_mean_mm, 2)} mm mean, "
+             f"{_num(a.penetration_max_mm, 1)} mm max"),
+            ("jitter (mean acceleration)", f"{_num(a.jitter_mm, 2)} mm/frame^2 "
+             f"(fit {_num(a.fit_jitter_mm, 2)})"),
+            ("foot contacts", f"{contacts or 'no foot points'} of frames"),
+            ("floor", self.floor_text or "-"),
+            ("undetermined rotations", "; ".join(self.undetermined) or "none"),
+            ("residual per joint (mean / p95)",
+             ", ".join(f"{j} {v}" for j, v in self.residual_rows())),
+        ]
+
+    def residual_rows(self) -> list[tuple[str, str]]:
+        """(joint, "mean / p95 mm") distance between the baked armature and the fit."""
+        if self.animation is None:
+            return []
+        return [(n, f"{_num(m, 1)} / {_num(p, 1)} mm")
+                for n, (m, p) in self.animation.residual_per_joint_mm.items()]
 
     def camera_rows(self) -> list[tuple[str, str]]:
         """(camera, formatted mean reprojection error) pairs."""
@@ -110,8 +154,10 @@ def summarize(
     joint_set: str,
     timings_s: dict[str, float] | None = None,
     files: list[str] | None = None,
+    animation: Animation | None = None,
 ) -> RunSummary:
-    """Compute the headline numbers of a run (see ``metrics`` for the definitions)."""
+    """Compute the headline numbers of a run (see ``metrics`` and ``core.animation_metrics``
+    for the definitions)."""
     err = reprojection_errors(rig, joints3d, keypoints)  # [F, V, J]
     per_cam = nanmean_or_nan(err, axis=(0, 2))
     names, bones = canonical_bones(motion.joint_names)
@@ -135,7 +181,28 @@ def summarize(
         reprojection_error_px=err,
         bone_names=names,
         bone_lengths_mm=lengths,
+        **_animation_fields(animation),
     )
+
+
+def _animation_fields(animation: Animation | None) -> dict:
+    if animation is None:
+        return {}
+    floor = animation.floor
+    if np.allclose(animation.alignment, np.eye(4)):
+        text = "calibration world kept"
+    else:
+        text = "aligned: floor at Z = 0, +Z up"
+    text += (f" (normal fitted to {floor.n_points} slow foot points)" if floor.fitted_normal
+             else " (normal from the body up direction, pelvis to neck)")
+    heights = {}
+    for side, fc in animation.contacts.items():
+        pts = [animation.joint_names.index(n) for n in fc.points]
+        heights[side] = floor.height(animation.joints[:, pts]).min(axis=1) * 1000.0
+    return {"animation": animation.metrics, "floor_text": text,
+            "undetermined": animation.undetermined,
+            "contacts": {s: fc.contact for s, fc in animation.contacts.items()},
+            "foot_heights_mm": heights}
 
 
 def _nanmedian(values: np.ndarray) -> float:

@@ -1,0 +1,1 @@
+"""Retargeting the canonical motion onto other armatures (bone maps, maths; no bpy)."""
