@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators import capture_ops, job_ops, prefs_ops, result_ops
-from ..panels import main_panel
-from . import deps, jobs, preferences, properties, session
+from ..operators import capture_ops, job_ops, prefs_ops, result_ops, retarget_ops
+from ..panels import main_panel, retarget_panel
+from . import deps, jobs, preferences, properties, retarget_props, session
 
-_modules = (properties, preferences, capture_ops, job_ops, result_ops, prefs_ops, main_panel)
+_modules = (properties, retarget_props, preferences, capture_ops, job_ops, result_ops,
+            retarget_ops, prefs_ops, main_panel, retarget_panel)
 classes = tuple(c for m in _modules for c in m.classes)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
@@ -22,6 +23,7 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 def register() -> None:
     _register_classes()
     properties.attach()
+    retarget_props.attach()
     main_panel.attach()
     session.attach_handlers()
     prefs = preferences.get_preferences()
@@ -34,5 +36,6 @@ def unregister() -> None:
     jobs.clear()
     session.detach_handlers()
     main_panel.detach()
+    retarget_props.detach()
     properties.detach()
     _unregister_classes()

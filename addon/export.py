@@ -4,8 +4,8 @@ Presets (:data:`FBX_PRESETS`): ``unity`` (-Z forward, Y up, scale 1) and
 ``unreal`` (X forward, Z up, scale 1); both: no leaf bones unless asked, deform bones only
 (when the armature has any), animation baked at the take's frame rate over the frame range
 (trimmed by ``frame_range``). glTF/GLB (three.js, web viewers) is Y up. BVH has rotations
-on every joint and a translation on the root only, in Blender's Z-up axes (a Y-up BVH is
-still open work). ``include_mesh`` adds the meshes skinned to the armature.
+on every joint and a translation on the root only, Y up by default (what Blender's and most
+tools' importers assume). ``include_mesh`` adds the meshes skinned to the armature.
 
 Every file is written next to its target under a temporary name and renamed over it at the
 end (a failed export never leaves half a file); an existing file is never replaced unless
@@ -197,9 +197,13 @@ def export_gltf(path: str | Path, *, armature: bpy.types.Object | None = None,
 
 
 def export_bvh(path: str | Path, *, armature: bpy.types.Object | None = None,
-               frame_range: tuple[int, int] | None = None, overwrite: bool = False) -> Path:
+               frame_range: tuple[int, int] | None = None, overwrite: bool = False,
+               y_up: bool = True) -> Path:
     """Write ``armature``'s baked animation to a BVH file: rotations on every joint, a
-    translation on the root only, Blender's axes (Z up; import with forward Y, up Z), metres."""
+    translation on the root only, metres; Y up (+Z forward) by default, which Blender's and
+    most tools' BVH importers assume; ``y_up=False`` keeps Blender's Z up."""
+    from ..core.retarget.bvh_axes import rotate_bvh_axes
+
     armature = _pick(armature)
     target = _target(path, ".bvh", overwrite)
     first, last = _frame_range(armature, frame_range)
@@ -210,4 +214,6 @@ def export_bvh(path: str | Path, *, armature: bpy.types.Object | None = None,
             global_scale=1.0, rotate_mode="NATIVE", root_transform_only=True)
         if "FINISHED" not in result:
             raise ExportError(f"{target}: Blender's BVH exporter failed")
+        if y_up:
+            tmp.write_text(rotate_bvh_axes(tmp.read_text()))
     return target

@@ -17,12 +17,17 @@ offsets=None, scene=None) -> CaptureScene``
     ``.warnings`` (list of str), ``.frame_range``.
 
 ``bake_motion(motion, *, take_name="take", run_name=None, scene=None, frame_start=1,
-ellipsoids=True, sigma=2.0, raw_empties=False) -> BakeResult``
-    Armature of the canonical skeleton (rest: T-pose from the take's median bone lengths),
-    keyed so that bone heads equal the fitted joints; a NEW action ``"<take>|<run>"`` on every
-    call (earlier ones are kept). Optional Gaussian ellipsoids (``sigma`` standard deviations)
-    and raw joint empties. ``BakeResult``: ``.armature``, ``.action``, ``.ellipsoids`` (joint ->
-    object), ``.empties``, ``.collection``, ``.frame_range`` (first, last).
+ellipsoids=True, sigma=2.0, raw_empties=False, rest_pose="T", floor="align", lock_feet=True,
+animation=None) -> BakeResult``
+    Rigid armature of the canonical skeleton (the take's one skeleton; T- or A-pose rest,
+    roll 0), keyed by rotation (location on the root only) from ``core.animation.animate``:
+    orientations from head / hand / foot points, feet locked, floor at Z = 0 (``floor="keep"``:
+    calibration world), contacts keyed as ``left/right_foot_contact``; sets the scene's fps.
+    A NEW action ``"<take>|<run>"`` on every call (earlier ones are kept). Optional Gaussian
+    ellipsoids (``sigma`` standard deviations) and raw joint empties. ``BakeResult``:
+    ``.armature``, ``.action``, ``.ellipsoids`` (joint -> object), ``.empties``,
+    ``.collection``, ``.frame_range`` (first, last), ``.animation`` (metrics, contacts),
+    ``.warnings``, ``.timings_s``.
 
 ``export_fbx(path, *, armature=None, frame_range=None, add_leaf_bones=False,
 overwrite=False) -> Path`` and ``export_bvh(path, *, armature=None, frame_range=None,

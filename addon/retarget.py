@@ -109,9 +109,11 @@ def _has_constraints(armature: bpy.types.Object) -> bool:
 
 
 def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
-                     switches: dict[str, dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+                     switches: dict[str, dict[str, float]], watch: tuple[str, ...] = ()
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Basis keys that reach ``result.pose`` through Blender's own evaluation (constraints
-    included): per frame, bones are placed level by level from the root down."""
+    included): per frame, bones are placed level by level from the root down. Also returns
+    the evaluated world heads [F, 3] of the ``watch`` bones."""
     pbs = [armature.pose.bones[n] for n in result.bone_names]
     keyed = set(result.bone_names)
 
@@ -132,6 +134,8 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
         armature.pose.bones[b][p] = switches[b][p]
     F, K = result.pose.shape[:2]
     loc, quat = np.zeros((F, K, 3)), np.zeros((F, K, 4))
+    seen = {n: np.zeros((F, 3)) for n in watch}
+    world = armature.matrix_world
     view_layer = bpy.context.view_layer
     try:
         for f in range(F):
@@ -146,6 +150,8 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
             for k, pb in enumerate(pbs):
                 t, r, _ = pb.matrix_basis.decompose()
                 loc[f, k], quat[f, k] = tuple(t), tuple(r)
+            for n in watch:
+                seen[n][f] = tuple(world @ armature.pose.bones[n].head)
     finally:
         for pb, m in zip(pbs, saved_basis, strict=True):
             pb.matrix_basis = m
@@ -154,7 +160,7 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
     for f in range(1, F):  # sign continuity
         flip = np.sum(quat[f] * quat[f - 1], axis=-1) < 0
         quat[f][flip] *= -1
-    return loc, quat
+    return loc, quat, seen
 
 
 def _rotation_keys(pb: bpy.types.PoseBone, quats: np.ndarray) -> tuple[str, np.ndarray]:
@@ -219,7 +225,15 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
     action.use_fake_user = True
     if _has_constraints(target):
         report(0.4, "solving through the rig's constraints")
-        locations, quats = _evaluated_basis(target, result, bmap.settings)
+        thighs = {s: bmap.bones[f"thigh{s}"] for s in (".L", ".R") if f"thigh{s}" in bmap.bones}
+        locations, quats, seen = _evaluated_basis(target, result, bmap.settings,
+                                                  tuple(thighs.values()))
+        if thighs and (options is None or options.plant_feet):
+            # The rig moves the legs' bases its own way: reach the held feet from there.
+            report(0.7, "planting the feet through the rig's constraints")
+            result = retarget(joints, motion.joint_names, rig, bmap, fps, options,
+                              leg_bases={s: seen[b] for s, b in thighs.items()})
+            locations, quats, _ = _evaluated_basis(target, result, bmap.settings)
     else:
         locations, quats = result.locations, result.quaternions
     frames = frame_start + motion.frame_numbers.astype(float)
@@ -245,3 +259,53 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
 def is_skelsplat_armature(obj: bpy.types.Object | None) -> bool:
     """True for armatures SkelSplat baked (its own skeleton)."""
     return obj is not None and obj.type == "ARMATURE" and obj.get("skelsplat_role") == "armature"
+
+
+# ----------------------------------------------------------------------------- panel glue
+def fill_map_rows(scene: bpy.types.Scene) -> BoneMap:
+    """Fill the panel's editable map from its preset (``auto``: detect or guess)."""
+    from ..core.retarget.bone_map import ROLES
+
+    props = scene.skelsplat_retarget
+    if props.target is None:
+        raise SkelsplatError("retarget: pick the target armature first")
+    bmap = resolve_bone_map(props.target, props.preset)
+    props.bone_map.clear()
+    for role in ROLES:
+        row = props.bone_map.add()
+        row.name, row.bone = role, bmap.bones.get(role, "")
+    props["map_name"] = bmap.name
+    return bmap
+
+
+def map_from_rows(scene: bpy.types.Scene) -> BoneMap:
+    """The panel's edited map (rows with an empty bone are left out)."""
+    props = scene.skelsplat_retarget
+    name = props.get("map_name", "edited")
+    base = preset(name) if name in PRESET_NAMES_ONLY else None
+    return BoneMap(name, {r.name: r.bone for r in props.bone_map if r.bone},
+                   base.settings if base else {})
+
+
+def retarget_scene(scene: bpy.types.Scene, motion: Motion3D, take_name: str) -> RetargetOutcome:
+    """The Retarget button: current fit -> the panel's target with the panel's map/options."""
+    props = scene.skelsplat_retarget
+    if props.target is None:
+        raise SkelsplatError("retarget: pick the target armature first")
+    if not props.bone_map:
+        fill_map_rows(scene)
+    options = RetargetOptions(root_motion=props.root_motion, scale=props.scale,
+                              plant_feet=props.plant_feet)
+
+    def progress(fraction: float, message: str) -> None:
+        props.progress, props.message = fraction, message
+
+    outcome = retarget_motion(motion, props.target, bone_map=map_from_rows(scene),
+                              take_name=take_name, options=options, scene=scene,
+                              progress=progress)
+    props.message = (f"{outcome.action.name}: {len(outcome.bone_map.bones)} bones, scale "
+                     f"{outcome.result.scale:.2f}")
+    return outcome
+
+
+PRESET_NAMES_ONLY = ("rigify", "rigify_metarig", "mixamo", "ue5_mannequin", "skelsplat")

@@ -454,6 +454,22 @@ def _twist_cue(plan: RigPlan, bone: str, X: np.ndarray, cluster_rot: dict[str, n
     return None
 
 
+def _implied_target(plan: RigPlan, t: int, X: np.ndarray, cluster_rot: dict[str, np.ndarray],
+                    cluster_ok: dict[str, np.ndarray]) -> np.ndarray:
+    """[F, 3] where joint ``t`` should be: the fitted joint, or, when ``t`` heads a cluster
+    bone (head, hand, foot), the mean of the positions each of its points implies through
+    the cluster's rotation (all points place the joint, not the joint alone)."""
+    layout, rest = plan.layout, plan.joint_rest
+    bone = layout.joint_names[t]
+    if bone not in cluster_rot or bone == "pelvis":
+        return X[:, t]
+    b = layout.bone_names.index(bone)
+    pts = [t, *layout.targets[b]]
+    R = cluster_rot[bone]
+    implied = X[:, pts] - np.einsum("fij,kj->fki", R, rest[pts] - rest[t])
+    return np.where(cluster_ok[bone][:, None], implied.mean(axis=1), X[:, t])
+
+
 def solve_pose(plan: RigPlan, joints3d: np.ndarray) -> RigPose:
     """Rotations of the rigid armature that best follow gap-filled fitted joints.
 
@@ -488,7 +504,7 @@ def solve_pose(plan: RigPlan, joints3d: np.ndarray) -> RigPose:
             R = np.where(cluster_ok[bone][:, None, None], cluster_rot[bone], parent)
         elif len(tg) >= 1:
             t = tg[0]
-            aim = X[:, t] - P[:, h]
+            aim = _implied_target(plan, t, X, cluster_rot, cluster_ok) - P[:, h]
             R = swing(np.einsum("fij,j->fi", parent, rest[t] - rest[h]), aim) @ parent
             cue = _twist_cue(plan, bone, X, cluster_rot)
             if cue is not None:

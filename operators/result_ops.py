@@ -53,7 +53,14 @@ class SKELSPLAT_OT_bake(bpy.types.Operator):
 
     def execute(self, context):
         kw = self.as_keywords()
-        return run_action(self, lambda: session.bake(context.scene, **kw), "SkelSplat: baked")
+        foreign = context.active_object
+        status = run_action(self, lambda: session.bake(context.scene, **kw), "SkelSplat: baked")
+        if status == {"FINISHED"} and foreign is not None and foreign.type == "ARMATURE" \
+                and foreign.get("skelsplat_role") != "armature":
+            from ..operators.retarget_ops import offer_retarget
+
+            offer_retarget(self, context.scene, foreign)
+        return status
 
 
 class SKELSPLAT_OT_export(bpy.types.Operator):

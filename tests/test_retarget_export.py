@@ -53,6 +53,8 @@ def test_presets_round_trip(empty_scene, source, tmp_path) -> None:  # noqa: F81
         export_bvh(files["bvh"], armature=obj)
     text = files["bvh"].read_text()
     assert text.count("CHANNELS 6") == 1 and text.count("CHANNELS 3") == len(names) - 1
+    root = [float(v) for v in text.split("OFFSET", 1)[1].split()[:3]]
+    assert root[1] > 0.8 and abs(root[2]) < 0.1  # Y up: the hips' height is on Y
     for kind, path in files.items():
         before = set(bpy.data.objects)
         if kind in ("unity", "unreal"):
@@ -61,8 +63,7 @@ def test_presets_round_trip(empty_scene, source, tmp_path) -> None:  # noqa: F81
         elif kind == "glb":
             bpy.ops.import_scene.gltf(filepath=str(path))
         else:
-            bpy.ops.import_anim.bvh(filepath=str(path), axis_forward="Y", axis_up="Z",
-                                    update_scene_fps=False,
+            bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=False,  # Y up
                                     update_scene_duration=False)
         new = next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
         worst = 0.0

@@ -298,7 +298,8 @@ def _check_source(joint_names: list[str], joints: np.ndarray) -> dict[str, int]:
 
 
 def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_map: BoneMap,
-             fps: float, options: RetargetOptions | None = None) -> RetargetResult:
+             fps: float, options: RetargetOptions | None = None,
+             leg_bases: dict[str, np.ndarray] | None = None) -> RetargetResult:
     """Poses of ``rig``'s bones that play the canonical motion (see the module docstring).
 
     Args:
@@ -307,6 +308,9 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
         rig: the target's rest pose.
         bone_map: role -> bone of ``rig``.
         fps: the take's frame rate (contact speeds).
+        leg_bases: ``.L``/``.R`` -> [F, 3] world thigh heads as the rig really places them
+            (rigs whose constraints move the legs' bases differently from the bone tree);
+            the foot IK then reaches the held feet from there.
     """
     opts = options or RetargetOptions()
     if opts.root_motion not in ROOT_MOTIONS:
@@ -467,6 +471,9 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
                 continue
             hb, kb, ab = (sol.bone[f"{r}{s}"] for r in ("thigh", "shin", "foot"))
             hip, knee, ankle = heads[:, hb], heads[:, kb], heads[:, ab]
+            if leg_bases is not None and s in leg_bases:
+                moved_by = leg_bases[s] - hip
+                hip, knee, ankle = hip + moved_by, knee + moved_by, ankle + moved_by
             foot_rot = delta[ab]
             goal = plant_ankle(ankle, foot_rot, held[side][0], held[side][1],
                                sol.contact_offsets(s, floor_t), opts.blend_frames)
