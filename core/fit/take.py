@@ -311,8 +311,7 @@ def fit_take(
     if opts.skeleton == "rigid" and len(js.bones) and valid.any():
         t1 = time.perf_counter()
         info = joint_information(means, rig.K, w2c, weight)  # [F, J, 3, 3]
-        skeleton = estimate_skeleton(means, info, valid, (weight > 0).sum(-1), js,
-                                     tick=tick("estimating the take's bone lengths"))
+        skeleton = estimate_skeleton(means, valid, (weight > 0).sum(-1), js)
         means = pose_under_skeleton(free, info, valid, skeleton, js,
                                     tick=tick("posing every frame under the skeleton"))
         timings["skeleton"] = time.perf_counter() - t1
