@@ -133,25 +133,6 @@ def _floor(H: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return H + eps * np.eye(3)
 
 
-def _normal_equations(WH: np.ndarray, M: np.ndarray, A: np.ndarray, e: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Newton normal matrix [F, P, P] and gradient [F, P] (P = 3 + 3B) from the
-    weighted information WH [F, J, 3, 3], per-bone Jacobians M [F, B, 3, 3] (joint w.r.t.
-    bone parameters, for the joints below the bone: A [J, B]) and residuals e [F, J, 3]."""
-    import torch
-
-    F, J = WH.shape[:2]
-    B = M.shape[1]
-    Mt = torch.from_numpy(M)
-    Jb = torch.from_numpy(A)[None, :, :, None, None] * Mt[:, None]  # [F, J, B, 3, 3]
-    eye = torch.eye(3, dtype=Mt.dtype).expand(F, J, 3, 3)
-    Jac = torch.cat([eye, Jb.permute(0, 1, 3, 2, 4).reshape(F, J, 3, 3 * B)], -1)
-    WJ = (torch.from_numpy(WH) @ Jac).reshape(F, 3 * J, -1)  # [F, 3J, P]
-    N = Jac.reshape(F, 3 * J, -1).transpose(1, 2) @ WJ
-    g = (WJ.transpose(1, 2) @ torch.from_numpy(e).reshape(F, 3 * J, 1))[..., 0]
-    return N.numpy(), g.numpy()
-
-
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched ``A x = b`` for symmetric positive definite A [F, P, P], b [F, P] (torch's
     batched Cholesky: numpy's batched solve is ~50x slower on small matrices)."""
@@ -205,89 +186,110 @@ def _start(X: np.ndarray, valid: np.ndarray, root: int, bones: np.ndarray,
     return Xi[:, root].copy(), dirs
 
 
-def _forward(root_p: np.ndarray, step: np.ndarray, A: np.ndarray, root: int,
-             X: np.ndarray) -> np.ndarray:
-    """Joints [F, J, 3] = root + sum of the bone steps [F, B, 3] on each joint's path;
-    joints outside the tree keep X."""
-    Y = root_p[:, None] + np.einsum("jb,fbd->fjd", A.astype(float), step)
-    outside = ~A.any(1)
-    outside[root] = False
-    Y[:, outside] = X[:, outside]
-    return Y
+def _tangent_basis(u):  # torch [..., 3] unit vectors -> [..., 3, 2]
+    """Two orthonormal vectors perpendicular to each unit vector (torch)."""
+    import torch
+
+    helper = torch.zeros_like(u)
+    z_like = u[..., 2].abs() < 0.9
+    helper[..., 2] = z_like.to(u.dtype)
+    helper[..., 0] = (~z_like).to(u.dtype)
+    t1 = torch.linalg.cross(u, helper)
+    t1 = t1 / t1.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return torch.stack([t1, torch.linalg.cross(u, t1)], -1)
 
 
 def _pose(X: np.ndarray, H: np.ndarray, valid: np.ndarray, root: int, bones: np.ndarray,
           lengths: np.ndarray, robust_px: float, iterations: int,
-          tolerance: float = 1e-4) -> np.ndarray:
-    """Levenberg-Marquardt, frame by frame (batched), over the root position and one
-    direction per bone (iteratively reweighted for the Cauchy loss); a frame stops when a
-    step gains less than ``tolerance`` of its cost. Returns Y [F, J, 3] (joints outside the
-    tree keep X)."""
+          tolerance: float = 1e-3) -> np.ndarray:
+    """Levenberg-Marquardt, frames batched, over the root position and each bone's
+    direction (2 tangent parameters per bone; iteratively reweighted for the Cauchy loss);
+    a frame stops when a step changes its cost by less than ``tolerance`` of it. Bones of
+    unknown length keep each frame's own length. Returns Y [F, J, 3] (joints outside the
+    tree keep X).
+
+    The normal equations use the tree: joint j moves with bone b only when b is on its
+    path, so block (b, c) = M_b^T S_c M_c for b on c's path (S_c = the summed weighted
+    information of the joints below c), zero otherwise; no dense Jacobian is formed."""
+    import torch
+
     F, J, _ = X.shape
     B = len(bones)
-    A = _ancestors(root, bones, J)
+    A = _ancestors(root, bones, J)  # [J, B]
+    on_path = np.array([[A[int(bones[c, 1]), b] for c in range(B)] for b in range(B)])
+    pb, pc = (torch.from_numpy(i) for i in np.nonzero(on_path))  # b on c's path (or b == c)
+    root_np, d_np = _start(X, valid, root, bones, lengths)
     known = np.isfinite(lengths)
-    L = np.where(known, lengths, 1.0)
-    root_p, d = _start(X, valid, root, bones, lengths)
-    Xz = np.nan_to_num(X)
-    vw = valid.astype(float)
+    nd = np.linalg.norm(d_np, axis=-1, keepdims=True)  # unknown lengths: the start's own
+    L_np = np.where(known[None], lengths[None], nd[..., 0])  # [F, B]
+    L_np = np.where(L_np > 1e-6, L_np, 0.1)
+    d_np = np.where(nd > 1e-9, d_np / np.maximum(nd, 1e-12), [0.0, 0.0, -1.0])
+    outside = ~A.any(1)
+    outside[root] = False
+
+    def T(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+
+    At = T(A)
+    Xz, Ht, vw, Lt = T(np.nan_to_num(X)), T(H), T(valid), T(L_np)
+    root_p, d = T(root_np), T(d_np)
     c2 = robust_px ** 2
-    P = 3 + 3 * B
-    Af = A.astype(float)
-    mu = np.full(F, 1e-3)
-    eye3 = np.eye(3)
+    P = 3 + 2 * B
 
-    idx = 3 + 3 * np.arange(B)[:, None] + np.arange(3)  # [B, 3] bone parameter columns
-
-    def evaluate(rp: np.ndarray, dd: np.ndarray, rows: np.ndarray | slice
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        step = np.where(known[None, :, None], dd * L[None, :, None], dd)
-        Y = _forward(rp, step, A, root, Xz[rows])
+    def evaluate(rp, dd, rows):
+        Y = rp[:, None] + torch.einsum("jb,fbd->fjd", At, dd * Lt[rows, :, None])
+        if outside.any():
+            Y[:, outside] = Xz[rows][:, outside]
         e = Y - Xz[rows]
-        s = np.einsum("fji,fjik,fjk->fj", e, H[rows], e)
-        cost = (c2 * np.log1p(s / c2) * vw[rows]).sum(1)
-        return Y, e, cost
+        s = torch.einsum("fji,fjik,fjk->fj", e, Ht[rows], e)
+        return Y, e, (c2 * torch.log1p(s / c2) * vw[rows]).sum(1)
 
     Y, e, cost = evaluate(root_p, d, slice(None))
-    act = np.flatnonzero(valid.any(1))  # frames still being improved
+    mu = torch.full((F,), 1e-3, dtype=torch.float64)
+    act = torch.nonzero(vw.any(1)).flatten()  # frames still being improved
+    eye = torch.eye(P, dtype=torch.float64)
     for _ in range(iterations):
-        if act.size == 0:
+        n = act.numel()
+        if n == 0:
             break
-        n = act.size
-        da, ea = d[act], e[act]
-        s = np.einsum("fji,fjik,fjk->fj", ea, H[act], ea)
-        w = vw[act] / (1.0 + s / c2)  # [n, J] IRLS weights of the Cauchy loss
-        # Jacobian of every joint w.r.t. each bone's parameters: [n, B, 3, 3]
-        M = np.where(known[None, :, None, None],
-                     L[None, :, None, None] * (eye3 - da[..., :, None] * da[..., None, :]),
-                     eye3)
-        N, g = _normal_equations(w[..., None, None] * H[act], M, Af, ea)
-        # gauge: a step along a unit direction itself does nothing (it is normalised away);
-        # pin it so that the solve stays well conditioned and the step stays tangent
-        blocks = N[:, 3:, 3:].reshape(n, B, 3, B, 3)[:, np.arange(B), :, np.arange(B), :]
-        scale = np.maximum(np.einsum("bfii->fb", blocks), 1e-9)  # [n, B]
-        gauge = scale[..., None, None] * da[..., :, None] * da[..., None, :]
-        gauge *= known[None, :, None, None]
-        N[:, idx[:, :, None], idx[:, None, :]] += gauge
-        diag = np.maximum(np.einsum("fii->fi", N), 1e-12)
-        Nd = N + (mu[act, None] * diag)[..., None] * np.eye(P)
-        delta = -_solve(Nd, g)
+        da, ea, Ha = d[act], e[act], Ht[act]
+        s = torch.einsum("fji,fjik,fjk->fj", ea, Ha, ea)
+        WH = (vw[act] / (1.0 + s / c2))[..., None, None] * Ha  # IRLS weights x information
+        Tb = _tangent_basis(da)  # [n, B, 3, 2]
+        M = Lt[act, :, None, None] * Tb  # [n, B, 3, 2] joint motion per parameter
+        Sb = torch.einsum("jb,fjik->fbik", At, WH)  # [n, B, 3, 3] information below b
+        He = torch.einsum("fjik,fjk->fji", WH, ea)  # [n, J, 3]
+        N = torch.zeros((n, P, P), dtype=torch.float64)
+        N[:, :3, :3] = WH.sum(1)
+        N[:, :3, 3:] = (Sb @ M).permute(0, 2, 1, 3).reshape(n, 3, 2 * B)
+        N[:, 3:, :3] = N[:, :3, 3:].transpose(1, 2)
+        blk = M[:, pb].transpose(-1, -2) @ Sb[:, pc] @ M[:, pc]  # [n, pairs, 2, 2]
+        Nbb = torch.zeros((n, B, B, 2, 2), dtype=torch.float64)
+        Nbb[:, pb, pc] = blk
+        Nbb[:, pc, pb] = blk.transpose(-1, -2)
+        N[:, 3:, 3:] = Nbb.permute(0, 1, 3, 2, 4).reshape(n, 2 * B, 2 * B)
+        g = torch.cat([He.sum(1), torch.einsum(
+            "fbki,fbk->fbi", M, torch.einsum("jb,fjk->fbk", At, He)).reshape(n, 2 * B)], 1)
+        diag = torch.diagonal(N, dim1=-2, dim2=-1)
+        # damping relative to each parameter's curvature, with a floor for parameters that
+        # nothing constrains (bones above invalid joints only)
+        floor = 1e-12 * diag.amax(1, keepdim=True).clamp_min(1e-12)
+        N = N + (mu[act][:, None] * torch.maximum(diag, floor) + floor)[..., None] * eye
+        delta = -torch.from_numpy(_solve(N.numpy(), g.numpy()))
         rp_new = root_p[act] + delta[:, :3]
-        d_new = da + delta[:, 3:].reshape(n, B, 3)
-        nn = np.linalg.norm(d_new, axis=-1, keepdims=True)
-        d_new = np.where(known[None, :, None], d_new / np.maximum(nn, 1e-12), d_new)
+        d_new = da + (Tb @ delta[:, 3:].reshape(n, B, 2, 1))[..., 0]
+        d_new = d_new / d_new.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         Y_new, e_new, cost_new = evaluate(rp_new, d_new, act)
         better = cost_new <= cost[act]
         acc = act[better]
         root_p[acc], d[acc], Y[acc], e[acc] = (rp_new[better], d_new[better], Y_new[better],
                                                e_new[better])
-        gain = np.where(better, cost[act] - cost_new, 0.0)
+        change = (cost[act] - cost_new).abs()  # a step that changes nothing: converged
         cost[acc] = cost_new[better]
-        mu[act] = np.clip(np.where(better, mu[act] / 3, mu[act] * 4), 1e-9, 1e6)
-        done = (better & (gain <= tolerance * np.maximum(cost[act], 1e-12))) | \
-            (mu[act] >= 1e6)
+        mu[act] = torch.where(better, mu[act] / 3, mu[act] * 4).clamp(1e-9, 1e6)
+        done = (change <= tolerance * cost[act].clamp_min(1e-12)) | (mu[act] >= 1e6)
         act = act[~done]
-    return Y
+    return Y.numpy()
 
 
 def _supported_frames(valid: np.ndarray, n_views: np.ndarray, bones: np.ndarray,
@@ -345,7 +347,7 @@ def pose_under_skeleton(
     joint_set: JointSet,
     robust_px: float = ROBUST_PX,
     iterations: int = 30,
-    block: int = 128,
+    block: int = 256,
     tick: Callable[[], None] | None = None,
 ) -> np.ndarray:  # [F, J, 3] metres, NaN where ``valid`` is False
     """Every frame posed with the skeleton's fixed bone lengths (blocks of ``block``
@@ -356,14 +358,27 @@ def pose_under_skeleton(
     out = np.full(X.shape, np.nan)
     if not valid.any():
         return out
+    import torch
+
     Hf = _floor(H, valid)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batched matrices: threading costs more than it gives
+    try:
+        _pose_blocks(X, Hf, valid, root, bones, skeleton.lengths_m, robust_px, iterations,
+                     block, tick, out)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def _pose_blocks(X: np.ndarray, Hf: np.ndarray, valid: np.ndarray, root: int,
+                 bones: np.ndarray, lengths: np.ndarray, robust_px: float, iterations: int,
+                 block: int, tick: Callable[[], None] | None, out: np.ndarray) -> None:
     for s in range(0, X.shape[0], block):
         e = min(X.shape[0], s + block)
         if not valid[s:e].any():
             continue
-        Y = _pose(X[s:e], Hf[s:e], valid[s:e], root, bones, skeleton.lengths_m,
-                     robust_px, iterations)
+        Y = _pose(X[s:e], Hf[s:e], valid[s:e], root, bones, lengths, robust_px, iterations)
         out[s:e] = np.where(valid[s:e, :, None], Y, np.nan)
         if tick is not None:
             tick()
-    return out
