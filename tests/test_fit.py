@@ -291,7 +291,7 @@ def test_one_skeleton_per_take_constant_bones_and_true_lengths(tmp_path):
     true_L = _bone_lengths(X)[0]
     np.testing.assert_allclose(_bone_lengths(X).std(0), 0.0, atol=1e-9)  # rigid actor
     err_mm = np.abs(res.skeleton.lengths_m - true_L) * 1000
-    assert err_mm.max() < 5.0, err_mm.round(1)  # measured: max 2.9 mm, mean 1.0 mm
+    assert err_mm.max() < 5.0, err_mm.round(1)  # measured: max 4.4 mm, mean 1.8 mm
     L = _bone_lengths(res.joints3d)  # [F, B]
     assert np.abs(L - res.skeleton.lengths_m).max() < 1e-6  # metres: constant to 1 micron
     free = _bone_lengths(res.raw_joints3d)  # the per-frame fit before the skeleton
