@@ -282,7 +282,9 @@ def whittaker_smooth(
     |y_{f+1} - 2 y_f + y_{f-1}|^2`` (one banded solve per trajectory).
 
     ``lam`` None chooses it per trajectory by generalised cross-validation (the stationary
-    smoother's trace), divided by ``safety`` (see :data:`LAMBDA_SAFETY`). Robustness: after
+    smoother's trace), divided by ``safety`` (see :data:`LAMBDA_SAFETY`); when GCV picks
+    the smallest candidate the trajectory is left as it is (``lam`` 0: nothing to remove,
+    e.g. noise-free input, where any smoothing only bends the motion). Robustness: after
     each solve, frames whose residual exceeds 4 robust standard deviations (and 3 cm) get
     Cauchy weights, and the solve is repeated (``robust_iterations`` times), so a single
     wrong frame does not ring through its neighbours. Invalid entries get weight 0 (the
@@ -316,6 +318,11 @@ def whittaker_smooth(
                 score = rss / (1.0 - _whittaker_trace_fraction(c)) ** 2
                 if score < best_score:
                     best_lam, best_score = c, score
+            if best_lam == candidates[0]:  # the data want the least smoothing: none
+                out[sl, k] = x
+                out[~vf[:, k], k] = np.nan
+                used[k] = 0.0
+                continue
             best_lam /= safety
         y = _whittaker_solve(x, w, best_lam)
         for _ in range(robust_iterations):
