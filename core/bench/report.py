@@ -582,15 +582,17 @@ def noise_section() -> list[str]:
     return lines
 
 
-def _sections_note(meta: dict) -> str:
+def _sections_note(meta: dict, present: list[str]) -> str:
     """Which run produced each section, when they differ (one section re-run keeps the
     others' results)."""
     runs = meta.get("sections") or {}
-    if len({(r["command"], r["date"]) for r in runs.values()}) <= 1:
+    if len({(r["command"], r["date"]) for r in runs.values()}) <= 1 and \
+            all(sec in runs for sec in present):
         return ""
     return " Sections: " + "; ".join(
         f"{sec} from `skelsplat bench {r['command']}{' --quick' if r.get('quick') else ''}` "
-        f"({r['date']})" for sec, r in runs.items()) + "."
+        f"({r['date']})" if (r := runs.get(sec)) else f"{sec} from an earlier run"
+        for sec in present) + "."
 
 
 def write_report(results: dict, out: Path) -> Path:
@@ -606,7 +608,8 @@ def write_report(results: dict, out: Path) -> Path:
              f"{' --quick' if meta.get('quick') else ''}` on {meta.get('date', '?')} in "
              f"{meta.get('wall_s', 0) / 60:.1f} min. Regenerate with the same command; "
              "synthetic cases are seeded and bit-identical across runs."
-             + _sections_note(meta), "",
+             + _sections_note(meta, [k for k in ("accuracy", "shelf", "speed")
+                                     if k in results]), "",
              *machine_info(),
              f"- Fitter: {meta.get('fitter', '?')}",
              f"- Seeds: scenario seeds listed with each case; CMU clips {meta.get('clips', '')}",
