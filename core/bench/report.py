@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..smoothing import LAMBDA_SAFETY
 from .methods import ALL_BASELINES, DEFAULT, FREE, ORACLE, SMOOTH_OFF
 from .noise_calibration import load_noise_model
 
@@ -641,9 +642,10 @@ def write_report(results: dict, out: Path) -> Path:
               "frame posed under them by Levenberg-Marquardt on the linearised reprojection "
               "error, Cauchy loss; `core/fit/skeleton.py`); with a frame rate, a whole-take "
               "acceleration penalty (Whittaker) on the per-frame fit before posing, its weight "
-              "chosen per joint by generalised cross-validation and then divided by 8 (GCV "
-              "assumes white noise; detector errors are not), robust reweighting of single "
-              "wrong frames (`core/smoothing.py`). Bone lengths are constant in its output.",
+              "chosen per joint by generalised cross-validation and then divided by "
+              f"{LAMBDA_SAFETY:g} (a margin: GCV assumes white noise; detector errors are "
+              "not), none when GCV wants the least; robust reweighting of single wrong frames "
+              "(`core/smoothing.py`). Bone lengths are constant in its output.",
               f"- `{SMOOTH_OFF}`: the same with `smooth='off'`; `{FREE}`: `smooth='off', "
               "skeleton='off'` (frames fitted independently apart from the soft bone-length "
               "term: the previous default without smoothing).",
