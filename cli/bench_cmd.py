@@ -138,10 +138,19 @@ def run(args: argparse.Namespace) -> int:
                     fitter_timeout=args.fitter_timeout, fast_vs_reference=fvr,
                     reference_takes=fvr_takes,
                     include_fitter="skelsplat_fast" in methods, progress=progress)
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    before = results.get("meta", {})
+    runs = dict(before.get("sections") or {})
+    if not runs and before.get("command"):  # results written before sections were recorded
+        done = SECTIONS[:-1] if before["command"] == "all" else (before["command"],)
+        runs = {sec: {"command": before["command"], "date": before.get("date", "?"),
+                      "quick": before.get("quick", False)} for sec in done}
+    for sec in sections:
+        runs[sec] = {"command": args.section, "date": date, "quick": q}
     results["meta"] = {
-        "command": args.section, "quick": q,
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "wall_s": time.time() - t0, "fitter": fitter_note, "clips": ", ".join(CLIPS)}
+        "command": args.section, "quick": q, "date": date,
+        "wall_s": time.time() - t0, "fitter": fitter_note, "clips": ", ".join(CLIPS),
+        "sections": runs}
     res_path.parent.mkdir(parents=True, exist_ok=True)
     res_path.write_text(json.dumps(results, indent=1, default=float) + "\n")
     out = write_report(results, args.out)

@@ -2,7 +2,7 @@
 
 ``skelsplat fit --calibration CAL --keypoints PATH [PATH ...] [--keypoint-format F]
 [--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference]
-[--smooth auto|off|butterworth|robust] [--cutoff HZ]
+[--smooth auto|off|whittaker|butterworth|robust] [--cutoff HZ] [--skeleton auto|off|rigid]
 [--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
 
 Writes canonical joints (NaN / invalid where they cannot be determined) with their
@@ -30,12 +30,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                         help="fast (default) or reference (the authors' settings; very slow "
                              "on CPU)")
     parser.add_argument("--smooth", default="auto", choices=SMOOTHERS,
-                        help="temporal smoothing: auto (default; robust in fast mode when the "
-                             "frame rate is known, else off), off, butterworth, robust (the "
-                             "raw joints are kept in the NPZ)")
+                        help="temporal prior: auto (default; whittaker, a whole-take "
+                             "acceleration penalty, in fast mode when the frame rate is known, "
+                             "else off), off, whittaker, butterworth, robust (the unsmoothed "
+                             "joints are kept in the NPZ)")
     parser.add_argument(cutoff_flag, type=float, default=None, metavar="HZ",
                         help="smoothing cut-off frequency (default: chosen per joint from the "
-                             "data by cross-validation, 2-15 Hz)")
+                             "data by cross-validation)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -56,6 +57,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="joint set of the keypoints, e.g. body_25, coco_17 (default: from the "
                         "file or the joint count)")
     add_fit_arguments(p, "--cutoff")
+    from ..core.fit.options import SKELETONS
+
+    p.add_argument("--skeleton", default="auto", choices=SKELETONS,
+                   help="one skeleton per take: auto (default; rigid in fast mode: constant "
+                        "bone lengths, saved as bone_names/bone_lengths in the NPZ), off, "
+                        "rigid")
     p.add_argument("--fps", type=float, default=None, help="frame rate when the file has none")
     p.add_argument("--out", required=True, metavar="OUT", help="output .npz, .json, .trc, .c3d")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -99,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     for message in warnings:
         print(f"warning: {message}", file=sys.stderr)
     options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
-                         smooth_cutoff_hz=args.cutoff)
+                         smooth_cutoff_hz=args.cutoff, skeleton=args.skeleton)
     t0 = time.perf_counter()
     with StageProgress("fit", enabled=not args.quiet) as bar:
         result = fit_take(keypoints, rig, options, progress=bar.update)

@@ -26,6 +26,9 @@ class Motion3D:
         camera_names: V names for the reprojection error axis.
         raw_joints3d: [F, J, 3] before temporal smoothing (None when not smoothed).
         meta: free-form provenance (source files, options, timings).
+        bone_names: names ``"parent-child"`` of the bones whose length is constant over the
+            take (the fitted skeleton; empty when the fit had none).
+        bone_lengths: [B] metres, the length of each of ``bone_names`` in every frame.
     """
 
     joints3d: np.ndarray
@@ -38,6 +41,8 @@ class Motion3D:
     camera_names: list[str] = field(default_factory=list)
     raw_joints3d: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    bone_names: list[str] = field(default_factory=list)
+    bone_lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.joints3d = np.asarray(self.joints3d, dtype=float)
@@ -103,6 +108,9 @@ class Motion3D:
             arrays["raw_joints3d"] = self.raw_joints3d
         if self.fps is not None:
             arrays["fps"] = np.array(float(self.fps))
+        if self.bone_lengths is not None:
+            arrays["bone_names"] = np.array(self.bone_names, dtype=str)
+            arrays["bone_lengths"] = np.asarray(self.bone_lengths, dtype=float)
         with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         return path
@@ -132,4 +140,7 @@ class Motion3D:
             reprojection_error_px=opt("reprojection_error_px"),
             camera_names=[] if cams is None else [str(c) for c in cams],
             raw_joints3d=opt("raw_joints3d"),
+            bone_names=[str(b) for b in opt("bone_names")] if "bone_names" in data.files
+            else [],
+            bone_lengths=opt("bone_lengths"),
         )

@@ -14,6 +14,13 @@ confidence; 0 = missing) and a :class:`~skelsplat.core.camera.Rig`, and returns
 - ``robust_lsq``: all points of the take jointly by robust (soft-L1) least squares on
   reprojection error + a temporal acceleration penalty + per-bone constant lengths
   (anipose optimiser style), started from ``camera_exclusion``, analytic sparse Jacobian.
+- ``pose2sim``: a pipeline modelled on Pose2Sim's default configuration: camera
+  exclusion (15 px, detections with confidence >= 0.3, >= 2 views), gaps of <= 10 frames
+  interpolated linearly, then a 4th-order zero-phase Butterworth low-pass at 6 Hz (a
+  2nd-order design run forwards and backwards). Needs the take's frame rate.
+
+:func:`oracle_skeleton_lsq` is not a baseline but the report's "what the data allow" row:
+per-frame least squares on the reprojection error with the *ground-truth* bone lengths.
 """
 
 from __future__ import annotations
@@ -213,6 +220,75 @@ def robust_lsq(keypoints: np.ndarray, rig: Rig, joint_set: str = "body_25",
     return X
 
 
+#: Pose2Sim-style defaults (see the module docstring).
+POSE2SIM_MIN_CONFIDENCE = 0.3
+POSE2SIM_MAX_GAP = 10
+POSE2SIM_CUTOFF_HZ = 6.0
+
+
+def pose2sim(keypoints: np.ndarray, rig: Rig, fps: float | None = None) -> np.ndarray:
+    """Camera exclusion, gap interpolation, zero-phase Butterworth -> [F, J, 3]."""
+    from ..smoothing import butterworth_smooth
+
+    if not fps:
+        raise ValueError("pose2sim needs the take's frame rate (its filter is in Hz)")
+    X, _, _ = triangulate_robust(rig, np.moveaxis(np.asarray(keypoints, float), 1, 2),
+                                 threshold_px=DEFAULT_THRESHOLD_PX,
+                                 min_confidence=POSE2SIM_MIN_CONFIDENCE)
+    Xb, _ = bridge_gaps(X, np.isfinite(X).all(-1), max_gap=POSE2SIM_MAX_GAP)
+    return butterworth_smooth(Xb, np.isfinite(Xb).all(-1), fps, POSE2SIM_CUTOFF_HZ, order=2)
+
+
+pose2sim.needs_frame_rate = True
+
+
+def oracle_skeleton_lsq(keypoints: np.ndarray, rig: Rig, lengths_m: np.ndarray,
+                        joint_set: str = "body_25", threshold_px: float = DEFAULT_THRESHOLD_PX,
+                        iterations: int = 4) -> np.ndarray:
+    """Per-frame least squares with known bone lengths -> [F, J, 3].
+
+    ``lengths_m`` [B]: the true length of each bone of ``core.fit.skeleton.bone_tree``.
+    Starts from camera exclusion (its inlier views are the ones used, weighted by
+    confidence) and runs Gauss-Newton on the reprojection error: each round linearises the
+    projections at the current pose and poses the skeleton on the linearised problem
+    (``core.fit.skeleton.pose_under_skeleton``)."""
+    from ..fit.skeleton import Skeleton, bone_tree, joint_information, pose_under_skeleton
+
+    js = get_joint_set(joint_set)
+    kp = np.moveaxis(np.asarray(keypoints, float), 1, 2)  # [F, J, V, 3]
+    und = undistort_keypoints(rig, kp)
+    X, used, _ = triangulate_robust(rig, und, threshold_px=threshold_px, undistorted=True)
+    valid = np.isfinite(X).all(-1)
+    w = np.where(used, np.nan_to_num(und[..., 2]), 0.0)  # [F, J, V]
+    _, bones = bone_tree(js)
+    skel = Skeleton(js.name, bones, [], np.asarray(lengths_m, float), "ground truth")
+    w2c = np.stack([c.world_to_cam for c in rig])
+    P = rig.projection_matrices
+    Y = X
+    for _ in range(iterations):
+        H = joint_information(Y, rig.K, w2c, w)  # [F, J, 3, 3]
+        Yz = np.nan_to_num(Y)
+        h = np.einsum("vik,fjk->fjvi", P[:, :, :3], Yz) + P[:, :, 3]  # [F, J, V, 3]
+        z = np.where(np.abs(h[..., 2]) > 1e-9, h[..., 2], 1e-9)
+        r = h[..., :2] / z[..., None] - np.nan_to_num(und[..., :2])  # [F, J, V, 2] px
+        # gradient of 1/2 sum w |r|^2 through each view's projection Jacobian
+        R, t = w2c[:, :3, :3], w2c[:, :3, 3]
+        pc = np.einsum("vik,fjk->fjvi", R, Yz) + t
+        zc = np.where(np.abs(pc[..., 2]) > 1e-9, pc[..., 2], 1e-9)
+        fx, fy = rig.K[:, 0, 0], rig.K[:, 1, 1]
+        Jc = np.zeros((*pc.shape[:3], 2, 3))
+        Jc[..., 0, 0] = fx / zc
+        Jc[..., 0, 2] = -fx * pc[..., 0] / zc ** 2
+        Jc[..., 1, 1] = fy / zc
+        Jc[..., 1, 2] = -fy * pc[..., 1] / zc ** 2
+        Jw = np.einsum("fjvab,vbc->fjvac", Jc, R)
+        g = np.einsum("fjv,fjvai,fjva->fji", w, Jw, r)  # [F, J, 3]
+        Hf = H + 1e-6 * np.eye(3)
+        target = Yz - np.linalg.solve(Hf, g[..., None])[..., 0]
+        Y = pose_under_skeleton(target, H, valid, skel, js)
+    return Y
+
+
 #: Name -> baseline function, in the order the report lists them.
 BASELINES: dict[str, Callable[[np.ndarray, Rig], np.ndarray]] = {
     "dlt": dlt,
@@ -220,4 +296,5 @@ BASELINES: dict[str, Callable[[np.ndarray, Rig], np.ndarray]] = {
     "camera_exclusion": camera_exclusion,
     "subset_search": subset_search,
     "robust_lsq": robust_lsq,
+    "pose2sim": pose2sim,
 }

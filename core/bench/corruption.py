@@ -3,7 +3,12 @@
 Noise is the Shelf-calibrated model (``noise_model.json``): per joint a Gaussian core
 and a shared wide tail, in metres at the subject's depth (converted to pixels with each
 camera's ``f / z``), plus the measured rate of missed detections; confidences are drawn
-from the measured score histograms (core or tail). Corruptions on top:
+from the measured score histograms (core or tail). With time in it (``Corruption.temporal``,
+the default; measured on Shelf, see ``noise_calibration``): the core is a constant bias
+per camera and joint plus a sum of AR(1) processes (detector errors persist over frames),
+tail errors come in runs with slowly drifting offsets, and misses come in runs. With
+``temporal=False`` every frame is drawn independently (the i.i.d. reference scenario).
+Corruptions on top:
 
 - ``occlusion``: dropped detections in runs (per view and joint, a two-state Markov chain
   with the given stationary drop rate, mean run ``run_frames``);
@@ -42,15 +47,46 @@ class Corruption:
     view_missing: float = 0.0
     out_of_frame: float = 0.0
     run_frames: float = 8.0
+    temporal: bool = True        # correlated errors + per-camera/joint bias (False: i.i.d.)
 
 
-def _markov_mask(rng: np.random.Generator, F: int, shape: tuple[int, ...], rate: float,
-                 run: float) -> np.ndarray:
-    """[F, *shape] bool 'dropped' runs with stationary probability ``rate``."""
-    if rate <= 0:
+def ar_mixture(rng: np.random.Generator, F: int, shape: tuple[int, ...],
+               weights: list[float], rhos: list[float]) -> np.ndarray:
+    """[F, *shape] stationary unit-variance noise whose autocorrelation at lag k is
+    ``sum_i weights_i rhos_i^k`` (a sum of AR(1) processes; the weights' remainder to 1 is
+    white)."""
+    from scipy.signal import lfilter
+
+    out = np.zeros((F, *shape))
+    for w, rho in zip(weights, rhos):
+        e = rng.standard_normal((F, *shape))
+        s = np.sqrt(max(1.0 - rho * rho, 1e-12))
+        e[0] /= s  # x_0 = e_0 has the stationary variance
+        out += np.sqrt(w) * lfilter([s], [1.0, -rho], e, axis=0)
+    rest = 1.0 - float(sum(weights))
+    white = rng.standard_normal((F, *shape))
+    if rest > 1e-9:
+        out += np.sqrt(rest) * white
+    return out
+
+
+def tail_offsets(rng: np.random.Generator, F: int, shape: tuple[int, ...],
+                 rho: float) -> np.ndarray:
+    """[F, *shape] unit-variance offsets of gross errors: an AR(1) process with
+    coefficient ``rho`` per series, so a detector that confuses a joint keeps confusing it
+    the same way for a while (and again when the confusion returns)."""
+    return ar_mixture(rng, F, shape, [1.0], [rho])
+
+
+def _markov_mask(rng: np.random.Generator, F: int, shape: tuple[int, ...],
+                 rate: float | np.ndarray, run: float) -> np.ndarray:
+    """[F, *shape] bool 'dropped' runs with stationary probability ``rate`` (a scalar or an
+    array broadcasting to ``shape``) and mean run length ``run`` frames."""
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), shape)
+    if (rate <= 0).all():
         return np.zeros((F, *shape), dtype=bool)
     p_end = 1.0 / max(run, 1.0)
-    p_start = min(1.0, rate * p_end / max(1.0 - rate, 1e-9))
+    p_start = np.minimum(1.0, rate * p_end / np.maximum(1.0 - rate, 1e-9))
     out = np.empty((F, *shape), dtype=bool)
     state = rng.random(shape) < rate
     for f in range(F):
@@ -104,7 +140,22 @@ def synthesize_detections(gt: np.ndarray, rig: Rig, joint_set: str, model: dict,
     oof_side = rng.random(V) < 0.5
     oof_cut = rng.uniform(0.25, 0.75, V)
 
-    is_tail = (u_tail < p_tail) & (c.noise > 0)
+    tm = model.get("temporal")
+    if tm is not None:  # drawn whatever the options (fixed order of random draws)
+        ar = ar_mixture(rng, F, (V, J, 2), tm["ar_weights"], tm["ar_rhos"])
+        bias = rng.standard_normal((V, J, 2))
+        tail_runs = _markov_mask(rng, F, (V, J), p_tail[None, :], tm["tail_run_frames"])
+        miss_runs = _markov_mask(rng, F, (V, J), p_miss[None, :], tm["miss_run_frames"])
+        tail_draw = tail_offsets(rng, F, (V, J, 2), tm["tail_rho"])
+    if c.temporal and tm is not None:
+        beta = tm["bias_share"]
+        g_core = np.sqrt(1.0 - beta) * ar + np.sqrt(beta) * bias[None]
+        is_tail = tail_runs & (c.noise > 0)
+        g_tail = tail_draw
+        missed = miss_runs
+    else:
+        is_tail = (u_tail < p_tail) & (c.noise > 0)
+        missed = u_miss < p_miss
     offset_m = np.where(is_tail[..., None], g_tail * model["tail_sigma_m"],
                         g_core * sigma[None, None, :, None]) * c.noise
     pts = uv + offset_m * px_per_m[..., None]
@@ -123,7 +174,7 @@ def synthesize_detections(gt: np.ndarray, rig: Rig, joint_set: str, model: dict,
     conf = np.where(outl, conf_core, conf)
     missing = occl | vmiss[..., None]
     if c.realistic_misses and c.noise > 0:
-        missing |= u_miss < p_miss
+        missing |= missed
     if c.out_of_frame > 0:
         f_idx = np.arange(F)[:, None]
         in_block = oof_view[None] & (f_idx >= oof_start[None]) & (f_idx < oof_start[None] + n_block)

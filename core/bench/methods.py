@@ -13,13 +13,21 @@ import numpy as np
 
 from ..camera import Rig
 from ..keypoints2d import Keypoints2D
-from .baselines import BASELINES, robust_lsq
+from .baselines import BASELINES, pose2sim, robust_lsq
 
 Method = Callable[[Keypoints2D, Rig], np.ndarray]
 
-#: Baselines that triangulate frame by frame (the "best triangulation baseline" of the
-#: fitter's accuracy targets is the best of these).
+#: Baselines that triangulate frame by frame.
 TRIANGULATION_BASELINES = ("dlt", "weighted_dlt", "camera_exclusion", "subset_search")
+#: Every baseline: the verdicts compare the shipped default with the best of these.
+ALL_BASELINES = (*TRIANGULATION_BASELINES, "robust_lsq", "pose2sim")
+#: The fitter as shipped (fast mode, every option at its default: rigid skeleton, temporal
+#: prior when the take has a frame rate), and its ablations.
+DEFAULT = "skelsplat_fast"
+SMOOTH_OFF = "skelsplat_fast_smooth_off"
+FREE = "skelsplat_fast_free"
+#: The "what the data allow" row (per-frame least squares with ground-truth bone lengths).
+ORACLE = "oracle_gt_bones"
 
 
 def fitter_available() -> str | None:
@@ -42,7 +50,8 @@ def fitter(mode: str = "fast", device: str = "auto", **options: object) -> Metho
         X[~np.asarray(res.valid, dtype=bool)] = np.nan
         return X
 
-    run.needs_frame_rate = options.get("smooth", "off") != "off"  # temporal smoothing
+    # a fixed temporal smoother needs a frame rate; "auto" (the default) adapts to its absence
+    run.needs_frame_rate = options.get("smooth", "auto") not in ("off", "auto")
     return run
 
 
@@ -53,17 +62,21 @@ def baseline(name: str) -> Method:
     def run(keypoints: Keypoints2D, rig: Rig) -> np.ndarray:
         if fn is robust_lsq:
             return robust_lsq(keypoints.data, rig, joint_set=keypoints.joint_set)
+        if fn is pose2sim:
+            return pose2sim(keypoints.data, rig, keypoints.fps)
         return fn(keypoints.data, rig)
 
+    run.needs_frame_rate = getattr(fn, "needs_frame_rate", False)
     return run
 
 
 def all_methods(device: str = "auto", include_fitter: bool = True) -> dict[str, Method]:
-    """Every baseline, then ``skelsplat_fast`` and ``skelsplat_fast_robust`` (fast mode with
-    robust temporal smoothing) when the fitter is importable."""
+    """Every baseline, then the fitter as shipped (:data:`DEFAULT`), with ``smooth="off"``
+    (:data:`SMOOTH_OFF`) and without skeleton or smoothing (:data:`FREE`, frames fitted
+    independently) when the fitter is importable."""
     out = {name: baseline(name) for name in BASELINES}
     if include_fitter and fitter_available() is None:
-        # explicit: fast mode's default smoothing may depend on the take's frame rate
-        out["skelsplat_fast"] = fitter("fast", device, smooth="off")
-        out["skelsplat_fast_robust"] = fitter("fast", device, smooth="robust")
+        out[DEFAULT] = fitter("fast", device)
+        out[SMOOTH_OFF] = fitter("fast", device, smooth="off")
+        out[FREE] = fitter("fast", device, smooth="off", skeleton="off")
     return out

@@ -23,7 +23,8 @@ from ..errors import Cancelled
 from ..keypoints2d import Keypoints2D
 from ..skeletons import get_joint_set
 from . import metrics as M
-from .methods import Method, all_methods, fitter_available
+from .baselines import oracle_skeleton_lsq
+from .methods import ALL_BASELINES, DEFAULT, ORACLE, Method, all_methods, fitter_available
 from .scenarios import Case, Scenario, accuracy_scenarios, case_digest, make_case, occlusion_sweep
 
 Progress = Callable[[str], None]
@@ -44,6 +45,43 @@ def score_case(case: Case, X: np.ndarray) -> dict[str, float]:
         "coverage": M.coverage(X, gt),
         "reproj_px": M.reprojection_error_px(X, case.rig, case.keypoints.data),
     }
+
+
+def oracle_prediction(case: Case) -> np.ndarray:
+    """[F, J, 3] per-frame least squares with the case's ground-truth bone lengths
+    (median over the take of each bone of ``core.fit.skeleton.bone_tree``)."""
+    from ..fit.skeleton import bone_tree
+
+    _, bones = bone_tree(get_joint_set(case.scenario.joint_set))
+    L = np.nanmedian(np.linalg.norm(case.gt[:, bones[:, 1]] - case.gt[:, bones[:, 0]],
+                                    axis=-1), 0)
+    return oracle_skeleton_lsq(case.keypoints.data, case.rig, L, case.scenario.joint_set)
+
+
+def default_verdict(case: Case, preds: dict[str, np.ndarray]) -> dict:
+    """The shipped default against the best of all baselines, on the same entries.
+
+    ``common`` = (frame, joint) entries with ground truth that the default and every
+    baseline answered; every MPJPE here is over those entries (the oracle's over the part it
+    answered). Coverage = each method's share of the ground-truth entries."""
+    if DEFAULT not in preds:
+        return {}
+    names = [n for n in ALL_BASELINES if n in preds]
+    has_gt = np.isfinite(case.gt).all(-1)
+    common = has_gt & np.isfinite(preds[DEFAULT]).all(-1)
+    for n in names:
+        common &= np.isfinite(preds[n]).all(-1)
+    mp = {n: M.mpjpe(X, case.gt, common) for n, X in preds.items()}
+    base = {n: mp[n] for n in names if np.isfinite(mp[n])}
+    best = min(base, key=base.get) if base else None
+    out = {"common_share": float(common[has_gt].mean()) if has_gt.any() else float("nan"),
+           "mpjpe_common_mm": mp, "best_baseline": best,
+           "coverage": {n: M.coverage(X, case.gt) for n, X in preds.items()}}
+    if best is not None:
+        out["ratio_to_best"] = mp[DEFAULT] / base[best]
+        if ORACLE in mp:
+            out["oracle_ratio_to_best"] = mp[ORACLE] / base[best]
+    return out
 
 
 def _run_methods(case: Case, methods: dict[str, Method]) -> tuple[dict, dict]:
@@ -72,6 +110,10 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
     for s in scen:
         case = make_case(s, data_dir)
         scores, preds = _run_methods(case, methods)
+        t0 = time.perf_counter()
+        preds[ORACLE] = oracle_prediction(case)
+        scores[ORACLE] = score_case(case, preds[ORACLE]) | {
+            "seconds": time.perf_counter() - t0}
         progress(f"accuracy: {s.name}")
         # Common-mask MPJPE: entries every method answered (fair when coverage differs).
         common = np.ones(case.gt.shape[:2], dtype=bool)
@@ -80,11 +122,13 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
         for name, X in preds.items():
             scores[name]["mpjpe_common_mm"] = M.mpjpe(X, case.gt, common)
         errors = scores.pop("_errors", {})
+        verdict = default_verdict(case, preds)
         out["scenarios"].append({
             "name": s.name, "rig": s.rig, "clip": case.clip, "frames": s.frames,
             "seed": s.seed, "digest": case_digest(case)[:16],
             "detected": float((case.keypoints.data[..., 2] > 0).mean()),
-            "corruption": s.corruption.__dict__, "scores": scores, "errors": errors})
+            "corruption": s.corruption.__dict__, "scores": scores, "errors": errors,
+            "verdict": verdict, "group": s.group})
         if s.name in ("noisy", "heavy (30% occ, 15% out, 5% swap)"):
             out["per_joint"][s.name] = {
                 name: np.nanmean(M.joint_errors(X, case.gt), 0).tolist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     F = kp.data.shape[0]
     print(json.dumps({"method": a.method, "frames": F, "seconds": dt, "frames_per_s": F / dt,
                       "rss_before_mb": before, "peak_rss_mb": peak,
-                      "peak_above_before_mb": peak - before}))
+                      "peak_above_before_mb": peak - before,
+                      "load_avg": os.getloadavg()[0]}))  # the machine's 1-min load
     return 0
 
 

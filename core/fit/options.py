@@ -9,7 +9,8 @@ from ..errors import FitError
 MODES = ("fast", "reference")
 DEVICES = ("auto", "cpu", "cuda")
 RENDERERS = ("auto", "window", "exact", "full", "gsplat")
-SMOOTHERS = ("auto", "off", "butterworth", "robust")
+SMOOTHERS = ("auto", "off", "whittaker", "butterworth", "robust")
+SKELETONS = ("auto", "off", "rigid")
 INITS = ("consensus", "robust")
 
 
@@ -28,13 +29,22 @@ class FitOptions:
         temporal smoothing when the take's frame rate is known.
 
     Attributes (units: mm for lengths inside the optimiser, px for images):
-        smooth: ``"auto"`` (fast mode: ``"robust"`` when the take has a frame rate, else
+        smooth: ``"auto"`` (fast mode: ``"whittaker"`` when the take has a frame rate, else
             ``"off"``; reference mode: ``"off"``), ``"off"`` (frames independent),
+            ``"whittaker"`` (whole-take acceleration penalty with a data-chosen, deliberately
+            weak weight and robust reweighting, ``core.smoothing.whittaker_smooth``),
             ``"butterworth"`` (zero-phase low-pass at ``smooth_cutoff_hz``) or ``"robust"``
-            (single-frame spikes replaced first, ``core.smoothing.robust_smooth``). The raw
-            joints are always kept (``FitResult.raw_joints3d``).
-        smooth_cutoff_hz: low-pass cut-off; None (default) chooses it per joint from the
-            data by generalised cross-validation (``core.smoothing.gcv_cutoffs``, 2-15 Hz).
+            (single-frame spikes replaced first, ``core.smoothing.robust_smooth``). Smoothing
+            acts on the free per-frame fit; the skeleton (below) is posed on the smoothed
+            points, so bone lengths stay constant. The unsmoothed joints are kept
+            (``FitResult.raw_joints3d``).
+        smooth_cutoff_hz: cut-off; None (default) chooses it per joint from the data
+            (generalised cross-validation). For ``"whittaker"`` it sets the penalty weight
+            whose gain is 1/2 at that frequency.
+        skeleton: ``"auto"`` (fast: ``"rigid"``, reference: ``"off"``), ``"off"`` or
+            ``"rigid"``: one set of bone lengths for the take, estimated from its
+            best-supported frames, and every frame posed under it (``core.fit.skeleton``;
+            ``FitResult.skeleton``). Bone lengths are then constant in the output.
         sigma_mm: initial isotropic sigma of every joint Gaussian (20 mm).
         heavy_occlusion: use 42.5 mm for wrists, elbows and ankles (authors' setting for
             heavily occluded views).
@@ -82,6 +92,7 @@ class FitOptions:
     renderer: str = "auto"
     smooth: str = "auto"
     smooth_cutoff_hz: float | None = None
+    skeleton: str = "auto"
     sigma_mm: float = 20.0
     heavy_occlusion: bool = False
     lr_mean_factor: float = 5e-4
@@ -119,7 +130,8 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         for name, allowed in (("mode", MODES), ("device", DEVICES), ("renderer", RENDERERS),
-                              ("smooth", SMOOTHERS), ("init", INITS)):
+                              ("smooth", SMOOTHERS), ("init", INITS),
+                              ("skeleton", SKELETONS)):
             if getattr(self, name) not in allowed:
                 raise FitError(f"fit option {name}={getattr(self, name)!r}; expected one of "
                                f"{allowed}")
@@ -143,7 +155,8 @@ class FitOptions:
         ref = self.mode == "reference"
         smooth = self.smooth
         if smooth == "auto":
-            smooth = "robust" if (not ref and fps) else "off"
+            smooth = "whittaker" if (not ref and fps) else "off"
+        skeleton = self.skeleton if self.skeleton != "auto" else ("off" if ref else "rigid")
         renders = self.renders_per_frame or 500
         steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 30)
         renderer = self.renderer
@@ -154,6 +167,7 @@ class FitOptions:
         return replace(
             self,
             smooth=smooth,
+            skeleton=skeleton,
             device=device,
             renderer=renderer,
             iterations=steps,

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..motion import Motion3D
 from ..skeletons import get_joint_set
+from .skeleton import Skeleton
 
 
 @dataclass
@@ -26,7 +27,11 @@ class FitResult:
         camera_names: V names of the view axis.
         fps: frames per second, or None.
         frame_numbers: [F] take frame index of each row.
-        raw_joints3d: [F, J, 3] before temporal smoothing (equal to joints3d when off).
+        raw_joints3d: [F, J, 3] before temporal smoothing: the free per-frame fit (no
+            skeleton) when smoothing is on; equal to joints3d when it is off.
+        skeleton: the take's bone lengths and how they were estimated (None when the fit
+            ran without one, ``FitOptions.skeleton="off"``); joints3d then has these
+            constant bone lengths in every frame where both ends are valid.
     """
 
     joints3d: np.ndarray
@@ -41,6 +46,7 @@ class FitResult:
     frame_numbers: np.ndarray | None = None
     raw_joints3d: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    skeleton: Skeleton | None = None
 
     @property
     def smoothed(self) -> bool:
@@ -58,10 +64,11 @@ class FitResult:
         raw = self.raw_joints3d if self.smoothed else None
         meta = {"joint_set": js.name, "diagnostics": self.diagnostics, **self.meta}
         if not canonical:
+            names, lengths = self._bones(list(js.joints), np.eye(js.n))
             return Motion3D(self.joints3d.copy(), list(js.joints), self.valid.copy(),
                             self.covariances.copy(), self.fps, self.frame_numbers,
                             self.reprojection_error_px.copy(), list(self.camera_names),
-                            None if raw is None else raw.copy(), meta)
+                            None if raw is None else raw.copy(), meta, names, lengths)
         W, names = js.canonical_weights()  # [Jc, J]
         uses = W > 0
 
@@ -83,6 +90,32 @@ class FitResult:
             raw_ok = np.einsum("fj,cj->fc", (~np.isfinite(raw).all(-1)).astype(float),
                                uses.astype(float)) == 0
             rawc[~raw_ok] = np.nan
+        bone_names, lengths = self._bones(names, W)
         return Motion3D(joints, names, valid, cov, self.fps, self.frame_numbers,
                         mean_of(self.reprojection_error_px, 2), list(self.camera_names),
-                        rawc, meta)
+                        rawc, meta, bone_names, lengths)
+
+    def _bones(self, names: list[str], W: np.ndarray) -> tuple[list[str], np.ndarray | None]:
+        """Rigid bones of the output joints ``names`` (weights ``W`` [Jo, J] from the fitted
+        joints): an output bone is listed when both ends are single fitted joints linked by
+        a bone of the skeleton with a known length (its length is then constant)."""
+        if self.skeleton is None:
+            return [], None
+        js = get_joint_set(self.joint_set)
+        src = {i: int(np.flatnonzero(row)[0]) for i, row in enumerate(W)
+               if np.count_nonzero(row) == 1}
+        known = {(int(a), int(b)): float(L) for (a, b), L in
+                 zip(self.skeleton.bones, self.skeleton.lengths_m) if np.isfinite(L)}
+        out_js = js if list(names) == list(js.joints) else get_joint_set("skelsplat")
+        out_names, out_len = [], []
+        for pa, pb in out_js.bones:
+            if pa not in names or pb not in names:
+                continue
+            a, b = names.index(pa), names.index(pb)
+            if a in src and b in src:
+                pair = (src[a], src[b])
+                L = known.get(pair, known.get(pair[::-1]))
+                if L is not None:
+                    out_names.append(f"{names[a]}-{names[b]}")
+                    out_len.append(L)
+        return out_names, np.array(out_len, dtype=float)

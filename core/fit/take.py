@@ -25,11 +25,14 @@ from ..triangulation import (
 from .optimise import fit_frames
 from .options import FitOptions
 from .result import FitResult
+from .skeleton import estimate_skeleton, joint_information, pose_under_skeleton
 
 Progress = Callable[[float, str], None]
 
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
+#: Share given to the skeleton and temporal smoothing after the Gaussian fit.
+_POST_SHARE = 0.05
 #: Frames per block of the initial-guess stages (swap correction, triangulation; progress
 #: and cancel checks between blocks): their working memory does not grow with take length.
 _TRI_BLOCK = 200
@@ -254,7 +257,7 @@ def fit_take(
 
     def progress_now() -> None:
         fitted = sum(done_steps.values())
-        report(_INIT_SHARE + (1 - _INIT_SHARE) * fitted / F,
+        report(_INIT_SHARE + (1 - _INIT_SHARE - _POST_SHARE) * fitted / F,
                f"fitting: {int(fitted)}/{F} frame-equivalents ({workers} worker(s))")
 
     warm = None
@@ -293,6 +296,25 @@ def fit_take(
     valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
     means[~valid] = np.nan
     covs[~valid] = np.nan
+    free = means  # [F, J, 3] the per-frame fit, before skeleton and smoothing
+    skeleton, info = None, None
+
+    post_done = [0]
+
+    def tick(message: str) -> Callable[[], None]:
+        def step() -> None:  # progress creeps towards 1 (stage sizes vary)
+            check_cancel()
+            post_done[0] += 1
+            report(1.0 - _POST_SHARE / (1 + 0.1 * post_done[0]), message)
+        return step
+
+    if opts.skeleton == "rigid" and len(js.bones) and valid.any():
+        t1 = time.perf_counter()
+        info = joint_information(means, rig.K, w2c, weight)  # [F, J, 3, 3]
+        skeleton = estimate_skeleton(means, valid, (weight > 0).sum(-1), js)
+        means = pose_under_skeleton(free, info, valid, skeleton, js,
+                                    tick=tick("posing every frame under the skeleton"))
+        timings["skeleton"] = time.perf_counter() - t1
     err = np.full((F, V, J), np.nan)  # against the corrected labels
     raw_errs = []  # valid errors against the labels as detected, in [F, V, J] order
     for s in range(0, F, _TRI_BLOCK):
@@ -319,15 +341,21 @@ def fit_take(
             "reprojection_error_uncorrected_px": float(raw_err.mean()) if raw_err.size
             else float("nan"),
         }
-    raw = means.copy()
+    # unsmoothed output: the skeleton-posed fit when that is the answer, else the free fit
+    raw = means.copy() if opts.smooth == "off" else free.copy()
     cutoffs = None
     if opts.smooth != "off":
         if not kp.fps:
             raise FitError("smoothing needs the take's frame rate; pass fps (CLI: --fps)")
         from ..smoothing import smooth_trajectories
 
-        means, cutoffs = smooth_trajectories(means, valid, kp.fps, opts.smooth,
-                                             opts.smooth_cutoff_hz)
+        tick("temporal smoothing")()
+        t1 = time.perf_counter()
+        smoothed, cutoffs = smooth_trajectories(free, valid, kp.fps, opts.smooth,
+                                                opts.smooth_cutoff_hz)
+        means = smoothed if skeleton is None else pose_under_skeleton(
+            smoothed, info, valid, skeleton, js, tick=tick("posing the smoothed frames"))
+        timings["smoothing"] = time.perf_counter() - t1
     timings["outputs"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     diagnostics = {
@@ -339,6 +367,7 @@ def fit_take(
         "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
         "temporal_outliers": int(jumps.sum()), "bone_rejected": int(implausible.sum()),
         "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
+        "skeleton": None if skeleton is None else skeleton.as_dict(),
         **swap_diag,
         "fit_valid": int(valid.sum()), "timings_s": timings,
         "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
@@ -346,4 +375,5 @@ def fit_take(
     report(1.0, f"fitted {F} frames")
     return FitResult(means, covs, valid, err, init, diagnostics, js.name, list(rig.names),
                      kp.fps, kp.frame_numbers.copy(), raw,
-                     {"keypoints_source": kp.source, "calibration_source": rig.source})
+                     {"keypoints_source": kp.source, "calibration_source": rig.source},
+                     skeleton)
