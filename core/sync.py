@@ -12,6 +12,10 @@ suggestion is called reliable when the peak ratio is at least 1.5 *and* the corr
 least 0.5 (a sharp peak of a weak correlation is usually detector jitter, not shared
 motion) *and* the lag lies inside the searched range (not at +-max_lag).
 
+With a calibration, :func:`estimate_offsets_geometric` instead picks the offsets that make
+every camera pair's detections agree with the epipolar geometry; it also places views
+whose 2D motion looks unlike the others' (the actor facing away from one camera).
+
 Nothing here changes a take: :func:`estimate_offsets` returns a suggestion that the user
 may apply (``read_take(..., offsets=suggestion.offsets)``).
 """
@@ -181,15 +185,26 @@ def epipolar_lag_costs(
     keypoints: Keypoints2D,
     max_lag: int,
     min_confidence: float = 0.5,
+    moving_fraction: float = 0.2,
 ) -> dict[tuple[int, int], np.ndarray]:  # (a, b) a < b -> [2 max_lag + 1] px
     """Median symmetric epipolar distance (px) between camera a's frame t and camera b's
-    frame t + L, over confident joints, for every pair and lag ``-max_lag..max_lag``."""
+    frame t + L, for every pair and lag ``-max_lag..max_lag``, over the confident joints
+    that move most (the fastest ``moving_fraction`` in either view: a lag changes nothing
+    for a joint that stands still, whose error only blurs the minimum)."""
     kp = keypoints.aligned_to(rig)
     F, V, J = kp.shape
     conf = kp.data[..., 2]
     und = np.stack([c.undistort_points(kp.data[:, v, :, :2]) for v, c in enumerate(rig)], 1)
     h = np.concatenate([und, np.ones((F, V, J, 1))], -1)                   # [F, V, J, 3]
     ok = conf >= min_confidence
+    # only joints that move: a lag changes nothing for a still joint
+    step = np.linalg.norm(np.diff(und, axis=0), axis=-1)                   # [F-1, V, J]
+    speed = np.concatenate([step[:1], np.maximum(step[1:], step[:-1]), step[-1:]], 0)
+    speed = np.where(ok, speed, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cut = np.nanquantile(speed, 1 - moving_fraction, axis=(0, 2))      # [V]
+    moving = ok & (speed >= cut[None, :, None])
     out = {}
     for a in range(V):
         for b in range(a + 1, V):
@@ -204,7 +219,7 @@ def epipolar_lag_costs(
                 if len(ta) < 4:
                     continue
                 xa, xb = h[ta, a], h[ta + L, b]                             # [T, J, 3]
-                m = ok[ta, a] & ok[ta + L, b]
+                m = (moving[ta, a] | moving[ta + L, b]) & ok[ta, a] & ok[ta + L, b]
                 if m.sum() < 10:
                     continue
                 lb = xa @ Fm.T                                              # lines in b
@@ -229,8 +244,9 @@ def estimate_offsets_geometric(
 
     Unlike the speed correlation (:func:`estimate_offsets`) this needs a calibration but
     tolerates views whose 2D motion looks unlike the others' (the actor facing away).
-    ``confidence`` is the ratio of the second-best to the best cost of the camera's lag
-    (> 1.5 is a clear minimum); ``correlation`` holds 1 / (1 + best cost in px).
+    ``confidence`` is the ratio of the second-best (more than one frame away) to the best
+    cost of the camera's lag (> 1.5 is a clear minimum); ``correlation`` holds
+    1 - best cost / median cost over the lags (0: flat, 1: a sharp, deep minimum).
     """
     kp = keypoints.aligned_to(rig)
     F, V, _ = kp.shape
@@ -286,5 +302,5 @@ def estimate_offsets_geometric(
         second = float(curve[far].min()) if far.any() else np.inf
         offsets[c] = best[v]
         conf[c] = float(second / max(curve[k], 1e-9))
-        corr[c] = float(1.0 / (1.0 + curve[k] / max(V - 1, 1)))
+        corr[c] = float(1.0 - curve[k] / max(float(np.median(curve)), 1e-9))
     return SyncSuggestion(ref, offsets, conf, corr, max_lag)
