@@ -17,7 +17,8 @@ from .. import __version__
 from ..core.errors import SkelsplatError
 
 #: Sub-command modules in the order ``--help`` lists them.
-SUBCOMMANDS = ("calibration_cmd", "detect_cmd", "fit_cmd", "run_cmd", "bench_cmd", "blender_cmd")
+SUBCOMMANDS = ("calibration_cmd", "calibrate_cmd", "detect_cmd", "fit_cmd", "run_cmd",
+               "bench_cmd", "blender_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,3 +105,30 @@ def test_board_options_and_presets() -> None:
         board_from_options("charuco", "5x7", 100, 120)
     with pytest.raises(CalibrationError, match="COLUMNSxROWS"):
         board_from_options("charuco", "five", 100, 75)
+
+
+@pytest.mark.parametrize(("board", "model"), [
+    (BoardSpec("checkerboard", (9, 6), 40.0), "pinhole"),
+    (BOARD, "fisheye"),
+])
+def test_single_camera_intrinsics(board: BoardSpec, model: str) -> None:
+    """Intrinsics of one camera from its own views: a 9x6-square checkerboard of 40 mm
+    (pinhole) and the ChArUco board through an equidistant fisheye lens."""
+    from board_synthetic import Renderer
+
+    from skelsplat.core.calibration.intrinsics import calibrate_intrinsics
+
+    rig = ring_rig(3, size=(640, 480), f=480.0, model=model, seed=7)
+    cam = rig[0]
+    poses = [p for p in board_trajectory(rig, board, per_camera=40, per_pair=0, seed=8)[1:41]]
+    rend = Renderer(rig, board)
+    rng = np.random.default_rng(9)
+    images = [(f, rend.render(cam, p, 0.7, 2.0, rng)) for f, p in enumerate(poses)
+              if rend.visible(cam, p)]
+    assert len(images) >= 8
+    det = detect_board_images(images, board, cam.name)
+    assert len(det.views) >= 8
+    intr = calibrate_intrinsics(det, board, model)
+    assert abs(intr.K[0, 0] / cam.fx - 1) < 0.005 and abs(intr.K[1, 1] / cam.fy - 1) < 0.005
+    assert np.abs(intr.K[:2, 2] - cam.K[:2, 2]).max() < 2.0
+    assert intr.rms_px < 0.5

@@ -120,6 +120,8 @@ class BoardDetector:
     def _detect_checkerboard(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         cv2 = self.cv2
         pattern = self.board.inner_corners
+        if not cv2.checkChessboard(gray, pattern):  # fast rejection (frames without it)
+            return np.zeros(0, int), np.zeros((0, 2)), 0
         found, corners = cv2.findChessboardCornersSB(
             gray, pattern, flags=cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY)
         if not found:
