@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators import capture_ops, job_ops, prefs_ops, result_ops
-from ..panels import main_panel
-from . import deps, jobs, preferences, properties
+from ..operators import calibrate_ops, capture_ops, job_ops, prefs_ops, result_ops
+from ..panels import calibration_panel, main_panel
+from . import calibration_props, deps, jobs, preferences, properties
 
-_modules = (properties, preferences, capture_ops, job_ops, result_ops, prefs_ops, main_panel)
+_modules = (calibration_props, properties, preferences, capture_ops, job_ops, result_ops,
+            prefs_ops, calibrate_ops, main_panel, calibration_panel)
 classes = tuple(c for m in _modules for c in m.classes)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 

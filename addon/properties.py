@@ -13,6 +13,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from .calibration_props import SKELSPLAT_PG_calibration
+
 DEVICE_ITEMS = [
     ("auto", "Auto", "CUDA when available, else CPU"),
     ("cpu", "CPU", "Always fit on the CPU"),
@@ -102,6 +104,7 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
     job_progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
     job_message: StringProperty(name="Status")
     last_error: StringProperty(name="Error", description="The last job's error, if any")
+    calibration: PointerProperty(type=SKELSPLAT_PG_calibration)
 
 
 class SKELSPLAT_PG_object(bpy.types.PropertyGroup):

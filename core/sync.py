@@ -304,3 +304,23 @@ def estimate_offsets_geometric(
         conf[c] = float(second / max(curve[k], 1e-9))
         corr[c] = float(1.0 - curve[k] / max(float(np.median(curve)), 1e-9))
     return SyncSuggestion(ref, offsets, conf, corr, max_lag)
+
+
+def shift_keypoints(keypoints: Keypoints2D, offsets: dict[str, int]) -> Keypoints2D:
+    """Apply frame offsets to loaded keypoints: row ``t`` of camera ``c`` becomes what row
+    ``t + offsets[c]`` held (missing beyond the ends). Other cameras are unchanged."""
+    unknown = sorted(set(offsets) - set(keypoints.camera_names))
+    if unknown:
+        raise KeypointError(f"offsets for unknown camera(s) {unknown}; cameras are "
+                            f"{keypoints.camera_names}")
+    F = keypoints.shape[0]
+    data = keypoints.data.copy()
+    for c, o in offsets.items():
+        v = keypoints.camera_names.index(c)
+        src = np.arange(F) + int(o)
+        ok = (src >= 0) & (src < F)
+        data[:, v] = 0.0
+        data[ok, v] = keypoints.data[src[ok], v]
+    return Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
+                       keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
+                       dict(keypoints.meta))

@@ -7,7 +7,8 @@ import pytest
 pytestmark = pytest.mark.bpy
 
 OPERATORS = ("import_capture", "import_keypoints", "detect", "fit", "cancel", "report", "bake",
-             "export", "refresh_dependencies", "install_dependencies", "add_python_path")
+             "export", "refresh_dependencies", "install_dependencies", "add_python_path",
+             "calibrate_board", "refine_calibration", "suggest_offsets", "apply_offsets")
 
 
 def _skelsplat_types() -> set[str]:
