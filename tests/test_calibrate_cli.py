@@ -137,3 +137,25 @@ def test_refine_and_sync_commands(tmp_path) -> None:
     assert "--offsets cam02=-4 cam03=0 cam04=0" in text
     code, _, err = run(["calibrate", "sync", "--keypoints", str(shifted)])
     assert code == 2 and "--calibration" in err
+
+
+def test_calibration_errors_for_the_report(tmp_path) -> None:
+    from io_synthetic import ring_rig as io_ring
+
+    from skelsplat.core.calibration.quality import (
+        calibration_error_details,
+        write_calibration_with_errors,
+    )
+
+    rig = io_ring(2)
+    path = write_calibration_with_errors(rig, {"cam01": 0.25, "cam02": 0.5}, "board",
+                                         tmp_path / "c.toml", "5x7 board")
+    assert read_calibration(path).allclose(rig, 1e-9, 1e-9)
+    text = path.read_text()
+    assert "error = 0.3952847075210474" in text  # RMS over cameras
+    assert calibration_error_details(path) == {
+        "calibration reprojection error (RMS, board)": "cam01 0.250 px, cam02 0.500 px"}
+    plain = write_calibration_toml(rig, tmp_path / "plain.toml")
+    assert read_calibration_errors(plain) is None and calibration_error_details(plain) == {}
+    with pytest.raises(Exception, match="exists"):
+        write_calibration_with_errors(rig, {}, "board", path)

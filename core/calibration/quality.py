@@ -74,3 +74,18 @@ def read_calibration_errors(path: str | Path) -> dict[str, float] | None:
         return None
     return {str(k): float(v) for k, v in table.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def calibration_error_details(path: str | Path | None) -> dict[str, str]:
+    """One report row with the per-camera errors our calibration tools stored in ``path``
+    (``{}`` for calibrations made elsewhere)."""
+    errors = read_calibration_errors(path) if path else None
+    if not errors:
+        return {}
+    try:
+        meta = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        meta = {}
+    how = {"board": "board", "actor": "refined from the actor"}.get(meta.get("method"), "")
+    text = ", ".join(f"{c} {e:.3f} px" for c, e in errors.items())
+    return {f"calibration reprojection error (RMS{', ' + how if how else ''})": text}
