@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import coo_matrix
 
 from ..camera import Camera, rodrigues_from_rotation, rotation_from_rodrigues
 
@@ -189,58 +188,47 @@ def adjust(
         e, i, s = unpack(x)
         return ((project_all(e, i, s) - obs.uv) * sw).ravel()
 
-    # Residual rows of observation n depend on its camera's free entries and on its
-    # structure element; columns that never share a row are differenced together (one
-    # group per parameter slot: ~20 residual passes per Jacobian whatever the size).
     N = len(obs.cam)
     ext_cols = np.full((V, 6), -1)
     ext_cols[ext_free] = np.arange(n_ext)
     int_cols = np.full((V, 4 + D), -1)
     int_cols[int_free] = n_ext + np.arange(n_int)
     n_cam = n_ext + n_int
-    n_x = n_cam + P * sdim
     slot_cols = np.concatenate([ext_cols, int_cols], 1)                     # [V, S]
-    struct_cols = n_cam + np.arange(P)[:, None] * sdim + np.arange(sdim)    # [P, sdim]
-    groups = [slot_cols[:, k] for k in range(slot_cols.shape[1])] \
-        + [struct_cols[:, k] for k in range(sdim)]
-    groups = [g[g >= 0] for g in groups if (g >= 0).any()]
-    owner_cam = np.concatenate([obs.cam, obs.cam])                          # per row pair
-    rows_of = np.arange(2 * N).reshape(N, 2)
 
-    def jacobian(x: np.ndarray) -> np.ndarray | csr_matrix:
-        r0 = residuals(x)
-        vals, rr, cc = [], [], []
-        for g in groups:
-            h = 1e-6 * np.maximum(1.0, np.abs(x[g]))
+    def jacobian(x: np.ndarray, r0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Camera block [2N, n_cam] (dense) and each row's structure block [2N, sdim]."""
+        Jc = np.zeros((2 * N, n_cam))
+        Jp = np.zeros((2 * N, sdim))
+        cam_rows = np.repeat(obs.cam, 2)
+        for k in range(slot_cols.shape[1]):  # one camera slot across every camera at once
+            cols = slot_cols[:, k]
+            free = cols >= 0
+            if not free.any():
+                continue
+            h = 1e-6 * np.maximum(1.0, np.abs(x[cols[free]]))
             xp = x.copy()
-            xp[g] += h
+            xp[cols[free]] += h
             diff = residuals(xp) - r0
-            col_of = np.full(n_x, -1)
-            col_of[g] = g
-            step = np.zeros(n_x)
-            step[g] = h
-            # the column of group g that each observation depends on
-            if g[0] < n_cam:
-                c = slot_cols[obs.cam, int(np.nonzero(slot_cols == g[0])[1][0])]
-            else:
-                c = struct_cols[obs.point, (g[0] - n_cam) % sdim]
-            ok = c >= 0
-            c = c[ok]
-            rows = rows_of[ok]
-            for k in (0, 1):
-                vals.append(diff[rows[:, k]] / step[c])
-                rr.append(rows[:, k])
-                cc.append(c)
-        J = coo_matrix((np.concatenate(vals), (np.concatenate(rr), np.concatenate(cc))),
-                       shape=(2 * N, n_x)).tocsr()
-        return J.toarray() if dense else J
+            step = np.zeros(V)
+            step[free] = h
+            col = cols[cam_rows]
+            ok = col >= 0
+            Jc[np.nonzero(ok)[0], col[ok]] = diff[ok] / step[cam_rows[ok]]
+        pt_rows = np.repeat(obs.point, 2)
+        for k in range(sdim):  # one structure slot across every element at once
+            idx = n_cam + np.arange(P) * sdim + k
+            h = 1e-6 * np.maximum(1.0, np.abs(x[idx]))
+            xp = x.copy()
+            xp[idx] += h
+            Jp[:, k] = (residuals(xp) - r0) / h[pt_rows]
+        return Jc, Jp
 
-    del owner_cam
-    dense = 2 * N * n_x <= 4e7
     x0 = np.concatenate([ext[ext_free], intr[int_free], structure.ravel()])
-    sol = least_squares(residuals, x0, jac=jacobian, loss=loss, f_scale=f_scale_px,
-                        x_scale="jac", method="trf", tr_solver="exact" if dense else "lsmr",
-                        max_nfev=max_nfev, xtol=1e-9, ftol=1e-9)
+    x, cost, n_iter = _levenberg_marquardt_schur(
+        residuals, jacobian, x0, n_cam, P, sdim, np.repeat(obs.point, 2), f_scale_px, loss,
+        max_nfev)
+    sol = _Solution(x, cost, n_iter)
     e, i, s = unpack(sol.x)
     out = []
     for v, c in enumerate(cameras):
@@ -250,3 +238,83 @@ def adjust(
     res = project_all(e, i, s) - obs.uv
     rms0 = float(np.sqrt(np.mean(np.sum((project_all(ext, intr, structure) - obs.uv) ** 2, -1))))
     return BundleResult(out, s, res, rms0, float(sol.cost), int(sol.nfev))
+
+
+@dataclass
+class _Solution:
+    x: np.ndarray
+    cost: float
+    nfev: int
+
+
+def _robust(r2: np.ndarray, f: float, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """(cost terms, IRLS weights) of squared residual norms ``r2`` for ``loss``."""
+    if loss == "linear":
+        return 0.5 * r2, np.ones_like(r2)
+    z = r2 / (f * f)
+    if loss == "huber":
+        w = np.where(z <= 1, 1.0, 1.0 / np.sqrt(np.maximum(z, 1e-300)))
+        return 0.5 * f * f * np.where(z <= 1, z, 2 * np.sqrt(z) - 1), w
+    if loss == "cauchy":
+        return 0.5 * f * f * np.log1p(z), 1.0 / (1 + z)
+    # soft_l1
+    return f * f * (np.sqrt(1 + z) - 1), 1.0 / np.sqrt(1 + z)
+
+
+def _levenberg_marquardt_schur(fun, jac, x0, n_cam: int, P: int, sdim: int,
+                               point_of_row: np.ndarray, f_scale: float, loss: str,
+                               max_iter: int) -> tuple[np.ndarray, float, int]:
+    """Robust (IRLS) Levenberg-Marquardt whose normal equations eliminate the structure
+    blocks (one ``sdim`` x ``sdim`` block per element) by the Schur complement, so a step
+    costs one ``n_cam`` x ``n_cam`` solve whatever the number of board poses or points."""
+    agg = coo_matrix((np.ones(len(point_of_row)), (point_of_row, np.arange(len(point_of_row)))),
+                     shape=(P, len(point_of_row))).tocsr()                  # rows -> element
+
+    def cost_of(r: np.ndarray) -> float:
+        r2 = (r.reshape(-1, 2) ** 2).sum(-1)
+        return float(_robust(r2, f_scale, loss)[0].sum())
+
+    x = x0.copy()
+    r = fun(x)
+    cost = cost_of(r)
+    lam = 1e-3
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        r2 = (r.reshape(-1, 2) ** 2).sum(-1)
+        w = np.repeat(_robust(r2, f_scale, loss)[1], 2)                     # [2N]
+        Jc, Jp = jac(x, r)
+        wJc = Jc * w[:, None]
+        U = Jc.T @ wJc                                                      # [C, C]
+        gc = wJc.T @ r                                                      # [C]
+        Vb = np.stack([agg @ (w * Jp[:, a] * Jp[:, b]) for a in range(sdim)
+                       for b in range(sdim)], -1).reshape(P, sdim, sdim)    # [P, s, s]
+        Wb = np.stack([agg.dot(wJc * Jp[:, [a]]) for a in range(sdim)], -1)  # [P, C, s]
+        gp = np.stack([agg @ (w * Jp[:, a] * r) for a in range(sdim)], -1)  # [P, s]
+        improved, rel = False, 0.0
+        for _ in range(10):
+            Vd = Vb + lam * (np.diagonal(Vb, axis1=1, axis2=2)[..., None] * np.eye(sdim)
+                             + 1e-12 * np.eye(sdim))
+            Vinv = np.linalg.inv(Vd)                                        # [P, s, s]
+            WV = np.einsum("pcs,pst->pct", Wb, Vinv)                        # [P, C, s]
+            S = U + lam * np.diag(np.diag(U) + 1e-12) - np.einsum("pcs,pds->cd", WV, Wb)
+            rhs = -gc + np.einsum("pcs,ps->c", WV, gp)
+            try:
+                dc = np.linalg.solve(S, rhs) if n_cam else np.zeros(0)
+            except np.linalg.LinAlgError:
+                dc = np.linalg.lstsq(S, rhs, rcond=None)[0]
+            dp = np.einsum("pst,pt->ps", Vinv, -gp - np.einsum("pcs,c->ps", Wb, dc))
+            step = np.concatenate([dc, dp.ravel()])
+            x_new = x + step
+            r_new = fun(x_new)
+            c_new = cost_of(r_new)
+            if np.isfinite(c_new) and c_new < cost:
+                rel = (cost - c_new) / max(cost, 1e-300)
+                x, r, cost = x_new, r_new, c_new
+                lam = max(lam / 3, 1e-9)
+                improved = True
+                break
+            lam *= 5
+        if not improved or rel < 1e-10 or np.abs(step).max() < 1e-12:
+            break
+    return x, cost, n_iter
