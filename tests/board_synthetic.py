@@ -81,7 +81,7 @@ def _board_facing(center: np.ndarray, normal_to: np.ndarray, board: BoardSpec, s
     return BoardPose(R, center - R @ mid)
 
 
-def board_trajectory(rig: Rig, board: BoardSpec, per_camera: int = 20, per_pair: int = 6,
+def board_trajectory(rig: Rig, board: BoardSpec, per_camera: int = 32, per_pair: int = 6,
                      seed: int = 1) -> list[BoardPose]:
     """Frame 0: the board face-up on the floor at the origin (so the world frame is the
     floor board's). Then, per camera, views close to it covering its image; then, per pair

@@ -127,7 +127,7 @@ class BoardDetector:
         if not found:
             return np.zeros(0, int), np.zeros((0, 2)), 0
         uv = corners.reshape(-1, 2).astype(float)
-        return np.arange(len(uv)), _checker_uv(self.board, uv), 0
+        return np.arange(len(uv)), _checker_uv(self.board, uv, gray), 0
 
 
 def _collinear(board: BoardSpec, ids: np.ndarray) -> bool:
@@ -136,17 +136,35 @@ def _collinear(board: BoardSpec, ids: np.ndarray) -> bool:
     return len(set(ids // cols)) < 2 or len(set(ids % cols)) < 2
 
 
-def _checker_uv(board: BoardSpec, uv: np.ndarray) -> np.ndarray:
-    """Checkerboard corners in row-major order starting from the corner nearest the
-    image's top-left. A checkerboard looks the same after a half turn, so OpenCV may start
-    from either end; this makes the order consistent across cameras that see the board
-    from similar sides (cameras on opposite sides of a checkerboard cannot agree on its
-    corners: use a ChArUco board for such rigs)."""
+def _checker_uv(board: BoardSpec, uv: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    """Checkerboard corners in row-major order, starting from the same physical corner in
+    every camera. OpenCV may start from either end (the pattern looks alike after a half
+    turn). When columns + rows of squares is odd the two ends differ: the square diagonally
+    outside the first corner is dark at one end and light at the other, so the order starts
+    at the end whose outside square is dark. Otherwise (a truly symmetric board) it starts
+    from the corner nearest the image's top-left, which only cameras on the same side agree
+    on: use a ChArUco board or an odd total of squares for rigs around the actor."""
     cols, rows = board.inner_corners
     grid = uv.reshape(rows, cols, 2)
-    if grid[0, 0].sum() > grid[-1, -1].sum():
+    if (board.squares[0] + board.squares[1]) % 2 == 1:
+        first = _outside_level(gray, grid[0, 0], grid[1, 1])
+        last = _outside_level(gray, grid[-1, -1], grid[-2, -2])
+        flip = first > last
+    else:
+        flip = grid[0, 0].sum() > grid[-1, -1].sum()
+    if flip:
         grid = grid[::-1, ::-1]
     return grid.reshape(-1, 2).copy()
+
+
+def _outside_level(gray: np.ndarray, corner: np.ndarray, inner: np.ndarray) -> float:
+    """Mean grey level around the middle of the square diagonally outside ``corner``."""
+    p = corner + 0.5 * (corner - inner)
+    r = max(1, int(0.15 * np.linalg.norm(corner - inner)))
+    h, w = gray.shape
+    x, y = round(p[0]), round(p[1])
+    patch = gray[max(0, y - r): min(h, y + r + 1), max(0, x - r): min(w, x + r + 1)]
+    return float(patch.mean()) if patch.size else 128.0
 
 
 def sharpness(gray: np.ndarray, uv: np.ndarray) -> float:
