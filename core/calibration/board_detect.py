@@ -122,8 +122,18 @@ class BoardDetector:
         pattern = self.board.inner_corners
         if not cv2.checkChessboard(gray, pattern):  # fast rejection (frames without it)
             return np.zeros(0, int), np.zeros((0, 2)), 0
-        found, corners = cv2.findChessboardCornersSB(
-            gray, pattern, flags=cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY)
+        found, corners = cv2.findChessboardCorners(
+            gray, pattern, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE)
+        if found:  # sub-pixel, in a window of ~40 % of the smallest square
+            c = corners.reshape(pattern[1], pattern[0], 2)
+            side = min(np.linalg.norm(np.diff(c, axis=0), axis=-1).min(),
+                       np.linalg.norm(np.diff(c, axis=1), axis=-1).min())
+            half = int(np.clip(0.4 * side, 2, 11))
+            crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
+            corners = cv2.cornerSubPix(gray, corners, (half, half), (-1, -1), crit)
+        else:  # the sector-based detector copes with blur and strong perspective
+            found, corners = cv2.findChessboardCornersSB(gray, pattern,
+                                                         flags=cv2.CALIB_CB_ACCURACY)
         if not found:
             return np.zeros(0, int), np.zeros((0, 2)), 0
         uv = corners.reshape(-1, 2).astype(float)
