@@ -83,6 +83,15 @@ def test_wrong_board_definition_is_reported(rig_and_views) -> None:
         calibrate_board([det], wrong)
 
 
+def test_wrong_squares_are_reported(rig_and_views) -> None:
+    _, views = rig_and_views
+    transposed = BoardSpec("charuco", (7, 5), 100.0, 75.0, "DICT_4X4_50")
+    det = detect_board_images(views["cam1"][:6], transposed, "cam1")
+    with pytest.raises(CalibrationError, match=r"camera 'cam1': ArUco markers of DICT_4X4_50 "
+                                               r"were found in 6 of 6 frames, but no 7x5"):
+        calibrate_board([det], transposed)
+
+
 def test_board_never_seen_by_two_cameras_together(rig_and_views) -> None:
     _rig, views = rig_and_views
     seen1 = {f for f, _ in views["cam1"]}
