@@ -244,9 +244,11 @@ def estimate_offsets_geometric(
 
     Unlike the speed correlation (:func:`estimate_offsets`) this needs a calibration but
     tolerates views whose 2D motion looks unlike the others' (the actor facing away).
-    ``confidence`` is the ratio of the second-best (more than one frame away) to the best
-    cost of the camera's lag (> 1.5 is a clear minimum); ``correlation`` holds
-    1 - best cost / median cost over the lags (0: flat, 1: a sharp, deep minimum).
+    ``confidence`` is the camera's median cost over the lags divided by its cost at the
+    chosen lag (how much better than a typical lag; the cost changes smoothly with the lag,
+    so a second-best lag is always a neighbour); ``correlation`` holds 1 - best / median
+    (0: flat, 1: a deep minimum). Reliable as for the speed suggestion (ratio >= 1.5,
+    "correlation" >= 0.5, inside the search range).
     """
     kp = keypoints.aligned_to(rig)
     F, V, _ = kp.shape
@@ -298,11 +300,10 @@ def estimate_offsets_geometric(
         curve = np.array([sum(cost(u, v, L - best[u]) for u in range(V) if u != v)
                           for L in lags])
         k = best[v] + max_lag
-        far = np.abs(np.arange(len(lags)) - k) > 1
-        second = float(curve[far].min()) if far.any() else np.inf
+        typical = max(float(np.median(curve)), 1e-9)
         offsets[c] = best[v]
-        conf[c] = float(second / max(curve[k], 1e-9))
-        corr[c] = float(1.0 - curve[k] / max(float(np.median(curve)), 1e-9))
+        conf[c] = float(typical / max(curve[k], 1e-9))
+        corr[c] = float(1.0 - curve[k] / typical)
     return SyncSuggestion(ref, offsets, conf, corr, max_lag)
 
 
