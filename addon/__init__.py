@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators import capture_ops, job_ops, prefs_ops, result_ops, retarget_ops
-from ..panels import main_panel, retarget_panel
-from . import deps, jobs, preferences, properties, retarget_props, session
+from ..operators import calibrate_ops, capture_ops, job_ops, prefs_ops, result_ops, retarget_ops
+from ..panels import calibration_panel, main_panel, retarget_panel
+from . import calibration_props, deps, jobs, preferences, properties, retarget_props, session
 
-_modules = (properties, retarget_props, preferences, capture_ops, job_ops, result_ops,
-            retarget_ops, prefs_ops, main_panel, retarget_panel)
+_modules = (calibration_props, properties, retarget_props, preferences, capture_ops, job_ops,
+            result_ops, retarget_ops, prefs_ops, calibrate_ops, main_panel, retarget_panel,
+            calibration_panel)
 classes = tuple(c for m in _modules for c in m.classes)
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
 

@@ -13,6 +13,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from .calibration_props import SKELSPLAT_PG_calibration
+
 DEVICE_ITEMS = [
     ("auto", "Auto", "CUDA when available, else CPU"),
     ("cpu", "CPU", "Always fit on the CPU"),
@@ -135,6 +137,7 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                                 description="Fraction of the running job done")
     job_message: StringProperty(name="Status", description="What the running job is doing")
     last_error: StringProperty(name="Error", description="The last job's error, if any")
+    calibration: PointerProperty(type=SKELSPLAT_PG_calibration)
 
 
 class SKELSPLAT_PG_object(bpy.types.PropertyGroup):

@@ -19,8 +19,8 @@ from ..core.atomic import os_error_message
 from ..core.errors import SkelsplatError
 
 #: Sub-command modules in the order ``--help`` lists them.
-SUBCOMMANDS = ("calibration_cmd", "detect_cmd", "fit_cmd", "run_cmd", "bench_cmd", "blender_cmd",
-               "retarget_cmd")
+SUBCOMMANDS = ("calibration_cmd", "calibrate_cmd", "detect_cmd", "fit_cmd", "run_cmd",
+               "bench_cmd", "blender_cmd", "retarget_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

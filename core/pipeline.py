@@ -739,6 +739,9 @@ def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
         "fit": f"mode {options.mode}, device {fit.diagnostics.get('device', options.device)}, "
                f"smoothing {fit.diagnostics.get('smooth', options.smooth)}",
     }
+    from .calibration.quality import calibration_error_details
+
+    out.update(calibration_error_details(inputs.calibration))
     for st in keypoints_meta.get("detection", []):
         if isinstance(st, dict) and "camera" in st:
             src = "from cache" if st.get("cached") else f"{st.get('ms_per_frame', 0):.0f} ms/frame"

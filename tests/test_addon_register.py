@@ -9,7 +9,8 @@ pytestmark = pytest.mark.bpy
 OPERATORS = ("import_capture", "import_keypoints", "detect", "fit", "cancel", "report", "bake",
              "export", "refresh_dependencies", "install_dependencies", "add_python_path",
              "retarget", "retarget_fill_map", "retarget_save_map", "retarget_load_map",
-             "run_action", "proxy_mesh", "export_preset")
+             "run_action", "proxy_mesh", "export_preset",
+             "calibrate_board", "refine_calibration", "suggest_offsets", "apply_offsets")
 
 
 def _skelsplat_types() -> set[str]:

@@ -1,0 +1,86 @@
+"""``scene.skelsplat.calibration``: the Calibration panel's settings, results and the
+offset suggestion (a PointerProperty inside ``SKELSPLAT_PG_scene``)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    StringProperty,
+)
+
+BOARD_ITEMS = [
+    ("charuco", "ChArUco", "Checkerboard with ArUco markers (partial views work)"),
+    ("checkerboard", "Checkerboard", "Plain checkerboard (the whole board must be seen)"),
+]
+MODEL_ITEMS = [
+    ("pinhole", "Pinhole", "OpenCV pinhole with k1 k2 p1 p2 distortion"),
+    ("fisheye", "Fisheye", "OpenCV equidistant fisheye (k1..k4)"),
+]
+SYNC_ITEMS = [
+    ("keypoints", "Keypoints", "From the 2D keypoints and the calibration (epipolar "
+     "agreement)"),
+    ("audio", "Audio", "From the sound of the footage"),
+]
+
+
+def _dictionary_items() -> list[tuple[str, str, str]]:
+    from ..core.calibration.board import DICTIONARIES  # numpy only
+
+    return [(d, d, "") for d in DICTIONARIES]
+
+
+class SKELSPLAT_PG_calibration_camera(bpy.types.PropertyGroup):
+    """One calibrated camera (name is the camera name) and how well it fits."""
+
+    rms_px: FloatProperty(name="RMS", description="RMS reprojection error (px)", precision=3)
+    views: IntProperty(name="Views", description="Board views or detections used")
+
+
+class SKELSPLAT_PG_offset(bpy.types.PropertyGroup):
+    """A suggested frame offset (name is the camera)."""
+
+    offset: IntProperty(name="Offset", description="Suggested frames to add")
+    confidence: FloatProperty(name="Confidence", description="Peak ratio (> 1.5 is clear)")
+    reliable: BoolProperty(name="Reliable")
+
+
+class SKELSPLAT_PG_calibration(bpy.types.PropertyGroup):
+    """Board calibration, refinement from the actor and sync suggestion."""
+
+    videos: StringProperty(name="Board videos", subtype="DIR_PATH",
+                           description="Folder with one board video per camera (camera name "
+                                       "= file name)")
+    board: EnumProperty(name="Board", items=BOARD_ITEMS, default="charuco")
+    squares: StringProperty(name="Squares", default="5x7",
+                            description="Squares across x down (squares, not inner corners)")
+    square_mm: FloatProperty(name="Square (mm)", default=100.0, min=1.0)
+    marker_mm: FloatProperty(name="Marker (mm)", default=75.0, min=1.0,
+                             description="ChArUco: side of one marker in mm")
+    dictionary: EnumProperty(name="Dictionary", items=_dictionary_items(),
+                             default="DICT_4X4_50", description="ChArUco: ArUco dictionary")
+    model: EnumProperty(name="Lens", items=MODEL_ITEMS, default="pinhole")
+    origin_frame: IntProperty(name="Floor frame", default=-1, min=-1,
+                              description="Frame with the board on the floor (-1: the "
+                                          "earliest frame seen by the most cameras)")
+    out: StringProperty(name="Save as", subtype="FILE_PATH", default="//calibration.toml",
+                        description="Calibration TOML to write")
+    overwrite: BoolProperty(name="Overwrite", default=False,
+                            description="Replace the calibration file if it exists")
+    cameras: CollectionProperty(type=SKELSPLAT_PG_calibration_camera)
+    camera_index: IntProperty(min=0)
+    summary: StringProperty(name="Summary", description="The last calibration's summary")
+
+    known_distance_m: FloatProperty(name="Known distance (m)", default=0.0, min=0.0,
+                                    description="Distance between the first two cameras; 0 "
+                                                "keeps the calibration's scale")
+    sync_source: EnumProperty(name="Sync from", items=SYNC_ITEMS, default="keypoints")
+    offsets: CollectionProperty(type=SKELSPLAT_PG_offset)
+    offset_index: IntProperty(min=0)
+
+
+classes = (SKELSPLAT_PG_calibration_camera, SKELSPLAT_PG_offset, SKELSPLAT_PG_calibration)
