@@ -25,10 +25,12 @@ MODE_ITEMS = [
     ("reference", "Reference", "The authors' full-image per-frame schedule (slow)"),
 ]
 SMOOTH_ITEMS = [
-    ("auto", "Auto", "Fast mode: robust smoothing (spikes rejected, then a zero-phase filter "
-     "whose cut-off is chosen per joint from the data); reference mode: off. Raw joints are "
-     "kept"),
+    ("auto", "Auto", "Fast mode with a frame rate: Whittaker smoothing (an acceleration "
+     "penalty over the whole take, its weight chosen per joint from the data, then the "
+     "take's skeleton); otherwise off. Raw joints are kept"),
     ("off", "Off", "No temporal smoothing (frames fitted independently)"),
+    ("whittaker", "Whittaker", "Acceleration penalty over the whole take, weight chosen per "
+     "joint from the data; raw joints are kept"),
     ("butterworth", "Butterworth", "Zero-phase low-pass filter, cut-off chosen per joint from "
      "the data; raw joints are kept"),
     ("robust", "Robust", "Reject single-frame spikes, then the zero-phase filter; raw joints "
@@ -137,7 +139,8 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                                 description="Fraction of the running job done")
     job_message: StringProperty(name="Status", description="What the running job is doing")
     last_error: StringProperty(name="Error", description="The last job's error, if any")
-    calibration: PointerProperty(type=SKELSPLAT_PG_calibration)
+    calibration: PointerProperty(type=SKELSPLAT_PG_calibration,
+                                 description="Board calibration, refinement and sync settings")
 
 
 class SKELSPLAT_PG_object(bpy.types.PropertyGroup):

@@ -109,11 +109,9 @@ def _has_constraints(armature: bpy.types.Object) -> bool:
 
 
 def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
-                     switches: dict[str, dict[str, float]], watch: tuple[str, ...] = ()
-                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+                     switches: dict[str, dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
     """Basis keys that reach ``result.pose`` through Blender's own evaluation (constraints
-    included): per frame, bones are placed level by level from the root down. Also returns
-    the evaluated world heads [F, 3] of the ``watch`` bones."""
+    included): per frame, bones are placed level by level from the root down."""
     pbs = [armature.pose.bones[n] for n in result.bone_names]
     keyed = set(result.bone_names)
 
@@ -134,8 +132,6 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
         armature.pose.bones[b][p] = switches[b][p]
     F, K = result.pose.shape[:2]
     loc, quat = np.zeros((F, K, 3)), np.zeros((F, K, 4))
-    seen = {n: np.zeros((F, 3)) for n in watch}
-    world = armature.matrix_world
     view_layer = bpy.context.view_layer
     try:
         for f in range(F):
@@ -150,8 +146,6 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
             for k, pb in enumerate(pbs):
                 t, r, _ = pb.matrix_basis.decompose()
                 loc[f, k], quat[f, k] = tuple(t), tuple(r)
-            for n in watch:
-                seen[n][f] = tuple(world @ armature.pose.bones[n].head)
     finally:
         for pb, m in zip(pbs, saved_basis, strict=True):
             pb.matrix_basis = m
@@ -160,7 +154,7 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
     for f in range(1, F):  # sign continuity
         flip = np.sum(quat[f] * quat[f - 1], axis=-1) < 0
         quat[f][flip] *= -1
-    return loc, quat, seen
+    return loc, quat
 
 
 def _rotation_keys(pb: bpy.types.PoseBone, quats: np.ndarray) -> tuple[str, np.ndarray]:
@@ -225,15 +219,7 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
     action.use_fake_user = True
     if _has_constraints(target):
         report(0.4, "solving through the rig's constraints")
-        thighs = {s: bmap.bones[f"thigh{s}"] for s in (".L", ".R") if f"thigh{s}" in bmap.bones}
-        locations, quats, seen = _evaluated_basis(target, result, bmap.settings,
-                                                  tuple(thighs.values()))
-        if thighs and (options is None or options.plant_feet):
-            # The rig moves the legs' bases its own way: reach the held feet from there.
-            report(0.7, "planting the feet through the rig's constraints")
-            result = retarget(joints, motion.joint_names, rig, bmap, fps, options,
-                              leg_bases={s: seen[b] for s, b in thighs.items()})
-            locations, quats, _ = _evaluated_basis(target, result, bmap.settings)
+        locations, quats = _evaluated_basis(target, result, bmap.settings)
     else:
         locations, quats = result.locations, result.quaternions
     frames = frame_start + motion.frame_numbers.astype(float)

@@ -57,18 +57,23 @@ class SKELSPLAT_PG_retarget(bpy.types.PropertyGroup):
                          description="Bone map preset used to fill the map")
     map_path: StringProperty(name="Map file", subtype="FILE_PATH",
                              description="Bone map JSON to save or load")
-    bone_map: CollectionProperty(type=SKELSPLAT_PG_map_row)
-    bone_map_index: IntProperty(name="Role", min=0)
-    root_motion: EnumProperty(name="Root motion", items=ROOT_MOTION_ITEMS, default="keep")
+    bone_map: CollectionProperty(type=SKELSPLAT_PG_map_row,
+                                 description="Our skeleton's roles and the target bone of each")
+    bone_map_index: IntProperty(name="Role", min=0, description="Selected row of the bone map")
+    root_motion: EnumProperty(name="Root motion", items=ROOT_MOTION_ITEMS, default="keep",
+                              description="Keep the hips' travel, or remove its horizontal part")
     scale: FloatProperty(name="Scale", default=0.0, min=0.0, soft_max=5.0,
                          description="Root-motion scale; 0 uses the leg-length ratio")
     plant_feet: BoolProperty(name="Plant feet", default=True,
                              description="Hold feet still while they touch the floor")
-    progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0)
+    progress: FloatProperty(name="Progress", subtype="FACTOR", min=0.0, max=1.0,
+                            description="Progress of the running retarget")
     message: StringProperty(name="Status", description="The last retarget's result")
-    runs: CollectionProperty(type=SKELSPLAT_PG_run)
-    run_index: IntProperty(name="Run", min=0)
-    export_preset: EnumProperty(name="Preset", items=EXPORT_PRESET_ITEMS, default="FBX_UNITY")
+    runs: CollectionProperty(type=SKELSPLAT_PG_run,
+                             description="The take's runs: one action per bake or retarget")
+    run_index: IntProperty(name="Run", min=0, description="Selected run")
+    export_preset: EnumProperty(name="Preset", items=EXPORT_PRESET_ITEMS, default="FBX_UNITY",
+                                description="Engine export preset (axes, scale, format)")
     include_mesh: BoolProperty(name="Include mesh", default=False,
                                description="Export the character's skinned meshes too")
     trim_start: IntProperty(name="Start", default=0, min=0,

@@ -57,7 +57,8 @@ class SKELSPLAT_OT_suggest_offsets(bpy.types.Operator):
     bl_label = "Suggest Offsets"
     bl_options = {"REGISTER"}
 
-    source: EnumProperty(name="Sync from", items=SYNC_ITEMS, default="keypoints")
+    source: EnumProperty(name="Sync from", items=SYNC_ITEMS, default="keypoints",
+                         description="What the frame offsets are estimated from")
 
     def invoke(self, context, event):
         self.source = context.scene.skelsplat.calibration.sync_source

@@ -163,7 +163,7 @@ class SKELSPLAT_OT_export_preset(bpy.types.Operator):
     bl_idname = "skelsplat.export_preset"
     bl_label = "Export Preset"
     bl_options = {"REGISTER"}
-    filepath: StringProperty(name="File", subtype="FILE_PATH",
+    filepath: StringProperty(name="File", subtype="FILE_PATH", options={"SKIP_SAVE"},
                              description="Target file; empty: <export folder>/<take>.<ext>")
 
     def execute(self, context):

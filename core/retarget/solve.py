@@ -298,8 +298,7 @@ def _check_source(joint_names: list[str], joints: np.ndarray) -> dict[str, int]:
 
 
 def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_map: BoneMap,
-             fps: float, options: RetargetOptions | None = None,
-             leg_bases: dict[str, np.ndarray] | None = None) -> RetargetResult:
+             fps: float, options: RetargetOptions | None = None) -> RetargetResult:
     """Poses of ``rig``'s bones that play the canonical motion (see the module docstring).
 
     Args:
@@ -308,9 +307,6 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
         rig: the target's rest pose.
         bone_map: role -> bone of ``rig``.
         fps: the take's frame rate (contact speeds).
-        leg_bases: ``.L``/``.R`` -> [F, 3] world thigh heads as the rig really places them
-            (rigs whose constraints move the legs' bases differently from the bone tree);
-            the foot IK then reaches the held feet from there.
     """
     opts = options or RetargetOptions()
     if opts.root_motion not in ROOT_MOTIONS:
@@ -346,9 +342,11 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
     for role, w in _TRUNK_WEIGHT.items():
         if role not in sol.bone:
             continue
-        src = frame_from(up_s, normalize((1 - w) * hip_line + w * sh_line))
-        # Every trunk bone turns with the trunk (pelvis -> neck), whatever its own curve.
-        tgt = frame_from(t_up, normalize((1 - w) * t_hips + w * t_sh))
+        if role == "hips":  # the hip line first: the legs hang exactly from the hips
+            src, tgt = frame_from(hip_line, up_s), frame_from(t_hips, t_up)
+        else:  # spine bones turn with the trunk (pelvis -> neck), whatever their own curve
+            src = frame_from(up_s, normalize((1 - w) * hip_line + w * sh_line))
+            tgt = frame_from(t_up, normalize((1 - w) * t_hips + w * t_sh))
         D[role] = src @ tgt.T
     if "neck" in sol.bone and "head" in P:
         src = frame_from(seg("neck", "head"), sh_line)
@@ -471,9 +469,6 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
                 continue
             hb, kb, ab = (sol.bone[f"{r}{s}"] for r in ("thigh", "shin", "foot"))
             hip, knee, ankle = heads[:, hb], heads[:, kb], heads[:, ab]
-            if leg_bases is not None and s in leg_bases:
-                moved_by = leg_bases[s] - hip
-                hip, knee, ankle = hip + moved_by, knee + moved_by, ankle + moved_by
             foot_rot = delta[ab]
             goal = plant_ankle(ankle, foot_rot, held[side][0], held[side][1],
                                sol.contact_offsets(s, floor_t), opts.blend_frames)
