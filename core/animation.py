@@ -122,7 +122,12 @@ def animate(motion: Motion3D, options: AnimationOptions | None = None) -> Animat
     present = [n for j, n in enumerate(motion.joint_names) if np.isfinite(filled[:, j]).all()]
     idx = [motion.index(n) for n in present]
     X, valid = filled[:, idx], motion.valid[:, idx]
-    skeleton = take_skeleton(X, valid, present)
+    fitted = None  # the fitter's one skeleton per take, where the motion carries it
+    if motion.bone_lengths is not None:
+        fitted = {tuple(name.split("-", 1)): float(length)
+                  for name, length in zip(motion.bone_names, motion.bone_lengths)
+                  if np.isfinite(length)}
+    skeleton = take_skeleton(X, valid, present, lengths=fitted)
     for _ in range(len(present)):  # drop joints never seen together with their parent
         usable = [n for n in present if all(np.isfinite(v) for (h, t), v in
                                             skeleton.lengths.items() if t == n)]

@@ -257,7 +257,7 @@ def take_skeleton(joints3d: np.ndarray, valid: np.ndarray, joint_names: list[str
         local = np.einsum("fji,fkj->fki", E[ok], d[ok])  # E^T d
         out.shapes[bone] = {n: np.median(local[:, k], axis=0) for k, n in enumerate(tg)}
     if lengths:
-        out.lengths.update({k: float(v) for k, v in lengths.items()})
+        out.lengths.update({k: float(v) for k, v in lengths.items() if k in out.lengths})
     return out
 
 

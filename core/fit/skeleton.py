@@ -79,16 +79,30 @@ class Skeleton:
 def bone_tree(joint_set: JointSet) -> tuple[int, np.ndarray]:
     """Root joint and the bones as (parent, child) pairs in breadth-first order from it.
 
-    The root is ``mid_hip`` / ``pelvis`` when present (else joint 0). Bones closing a loop
-    are left out (the result is a spanning tree of the bone graph); joints without bones
-    have no entry.
+    The root is ``mid_hip`` / ``pelvis`` / ``hip`` when present, else ``left_hip`` when its
+    part of the bone graph is the largest (BlazePose's face is not linked to its body), else
+    joint 0. Bones closing a loop are left out (the result is a spanning tree of the root's
+    part of the bone graph); joints outside it have no entry.
     """
     names = list(joint_set.joints)
-    root = next((names.index(n) for n in ("mid_hip", "pelvis", "hip") if n in names), 0)
     adj: dict[int, list[int]] = {j: [] for j in range(joint_set.n)}
     for a, b in joint_set.bone_indices:
         adj[int(a)].append(int(b))
         adj[int(b)].append(int(a))
+
+    def component(start: int) -> set[int]:
+        seen, todo = {start}, [start]
+        while todo:
+            for k in adj[todo.pop()]:
+                if k not in seen:
+                    seen.add(k)
+                    todo.append(k)
+        return seen
+
+    root = next((names.index(n) for n in ("mid_hip", "pelvis", "hip") if n in names), None)
+    if root is None:
+        root = max(range(joint_set.n), key=lambda j: (len(component(j)), names[j] == "left_hip",
+                                                      -j))
     seen, order, out = {root}, [root], []
     for j in order:
         for k in adj[j]:
