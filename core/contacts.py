@@ -96,6 +96,17 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
+def frames_to_nearest(flags: np.ndarray) -> np.ndarray:
+    """[F] float: frames from each frame to the nearest True one of a [F] bool array that has
+    one (0 on True frames). Two passes, O(F) memory."""
+    flags = np.asarray(flags, bool)
+    F = len(flags)
+    idx = np.arange(F)
+    before = np.maximum.accumulate(np.where(flags, idx, -2 * F))
+    after = np.minimum.accumulate(np.where(flags, idx, 3 * F)[::-1])[::-1]
+    return np.minimum(idx - before, after - idx).astype(float)
+
+
 def drop_short_runs(flags: np.ndarray, min_frames: int) -> np.ndarray:
     out = np.array(flags, dtype=bool)
     for a, b in runs(out):

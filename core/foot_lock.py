@@ -23,35 +23,18 @@ from __future__ import annotations
 import numpy as np
 
 from .blender_rig import RigPlan, RigPose, forward_kinematics
-from .contacts import FootContacts, runs
+from .contacts import FootContacts, frames_to_nearest, runs
 from .orientation import normalize, smoothstep, swing
 
 
 def _blend_weights(contact: np.ndarray, blend_frames: int) -> np.ndarray:
     """[F] 1 during contact, easing to 0 over ``blend_frames`` frames on either side."""
-    F = len(contact)
     if not contact.any():
-        return np.zeros(F)
-    idx = np.flatnonzero(contact)
-    dist = np.abs(np.arange(F)[:, None] - idx[None, :]).min(1) if F * len(idx) < 4e7 else \
-        _distance_to_true(contact)
+        return np.zeros(len(contact))
+    dist = frames_to_nearest(contact)
     if blend_frames <= 0:
         return (dist == 0).astype(float)
     return 1.0 - smoothstep(dist, 0.0, blend_frames + 1.0)
-
-
-def _distance_to_true(flags: np.ndarray) -> np.ndarray:
-    F = len(flags)
-    out = np.full(F, F, dtype=float)
-    last = -F
-    for f in range(F):
-        last = f if flags[f] else last
-        out[f] = f - last
-    last = 2 * F
-    for f in range(F - 1, -1, -1):
-        last = f if flags[f] else last
-        out[f] = min(out[f], last - f)
-    return out
 
 
 def _nearest_true(flags: np.ndarray) -> np.ndarray:

@@ -281,3 +281,15 @@ def test_joints_never_seen_with_their_parent_are_left_out() -> None:
     assert "left_knee" not in anim.joint_names and "left_hip" in anim.joint_names
     ankle = anim.plan.bone_names.index("left_ankle")
     assert anim.plan.bone_names[anim.plan.parents[ankle]] == "left_hip"
+
+
+def test_frames_to_nearest_contact_matches_brute_force():
+    from skelsplat.core.contacts import frames_to_nearest
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        flags = rng.random(int(rng.integers(1, 80))) < 0.2
+        flags[int(rng.integers(len(flags)))] = True
+        idx = np.flatnonzero(flags)
+        brute = np.abs(np.arange(len(flags))[:, None] - idx[None, :]).min(1)
+        assert np.array_equal(frames_to_nearest(flags), brute)

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..blender_rig import continuous_quaternions, quaternion_from_matrix
-from ..contacts import detect_contacts, drop_short_runs, horizontal_speed
+from ..contacts import (
+    detect_contacts,
+    drop_short_runs,
+    frames_to_nearest,
+    horizontal_speed,
+    runs,
+)
 from ..errors import SkelsplatError
 from ..floor import estimate_floor, transform_points
 from ..foot_lock import two_bone_ik
@@ -168,16 +174,9 @@ def leg_length(points: dict[str, np.ndarray]) -> float:
 
 def _blend_weights(contact: np.ndarray, blend: int) -> np.ndarray:
     """[F] 1 in contact, fading linearly to 0 over ``blend`` frames either side."""
-    idx = np.flatnonzero(contact)
-    if idx.size == 0:
+    if not contact.any():
         return np.zeros(len(contact))
-    dist = np.abs(np.arange(len(contact))[:, None] - idx[None, :]).min(axis=1)
-    return np.clip(1.0 - dist / (blend + 1.0), 0.0, 1.0)
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+    return np.clip(1.0 - frames_to_nearest(contact) / (blend + 1.0), 0.0, 1.0)
 
 
 def plant_ankle(ankle: np.ndarray, foot_rot: np.ndarray, points: list[str],
@@ -197,14 +196,14 @@ def plant_ankle(ankle: np.ndarray, foot_rot: np.ndarray, points: list[str],
     for k, name in enumerate(points):
         off = offsets[name.rsplit("_", 1)[-1]]
         point = ankle + np.einsum("fij,j->fi", foot_rot, off)  # [F, 3]
-        runs = _runs(planted[:, k])
-        if not runs:
+        spans = runs(planted[:, k])
+        if not spans:
             continue
         held = np.empty_like(point)
-        centres = np.array([(a + b - 1) / 2 for a, b in runs])
+        centres = np.array([(a + b - 1) / 2 for a, b in spans])
         nearest = np.abs(np.arange(F)[:, None] - centres[None, :]).argmin(axis=1)
         held[:, 2] = point[:, 2]  # hold on the floor plane only; heights come from the legs
-        for r, (a, b) in enumerate(runs):
+        for r, (a, b) in enumerate(spans):
             held[nearest == r, :2] = point[a:b, :2].mean(axis=0)
         w = _blend_weights(planted[:, k], blend)
         total += w[:, None] * (held - point)
