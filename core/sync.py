@@ -135,6 +135,16 @@ def _second_peak(r: np.ndarray, best: int, exclusion: int) -> float:
     return float(cand.max()) if cand.size else -np.inf
 
 
+def _reference_camera(names: list[str], reference: str | None) -> str:
+    """The camera kept at offset 0 (default: the first); at least two cameras needed."""
+    if len(names) < 2:
+        raise KeypointError("synchronisation needs at least two cameras")
+    ref = names[0] if reference is None else reference
+    if ref not in names:
+        raise KeypointError(f"reference camera {ref!r} is not one of {names}")
+    return ref
+
+
 def estimate_offsets(
     keypoints: Keypoints2D,
     reference: str | None = None,
@@ -153,13 +163,9 @@ def estimate_offsets(
     Raises:
         KeypointError: fewer than 2 cameras, too few frames, unknown reference camera.
     """
-    F, V, _ = keypoints.shape
+    F = keypoints.shape[0]
     names = list(keypoints.camera_names)
-    if V < 2:
-        raise KeypointError("synchronisation needs at least two cameras")
-    ref = names[0] if reference is None else reference
-    if ref not in names:
-        raise KeypointError(f"reference camera {ref!r} is not one of {names}")
+    ref = _reference_camera(names, reference)
     max_lag = F // 4 if max_lag is None else int(max_lag)
     if F < 8 or max_lag < 1 or F - 1 - max_lag < 4:
         raise KeypointError(f"{F} frames are too few to estimate offsets up to {max_lag} frames")
@@ -253,11 +259,7 @@ def estimate_offsets_geometric(
     kp = keypoints.aligned_to(rig)
     F, V, _ = kp.shape
     names = list(rig.names)
-    if V < 2:
-        raise KeypointError("synchronisation needs at least two cameras")
-    ref = names[0] if reference is None else reference
-    if ref not in names:
-        raise KeypointError(f"reference camera {ref!r} is not one of {names}")
+    ref = _reference_camera(names, reference)
     if F - 2 * max_lag < 8:
         raise KeypointError(f"{F} frames are too few to estimate offsets up to {max_lag} frames")
     big = 2 * max_lag
