@@ -118,16 +118,28 @@ def joint_information(
     K: np.ndarray,  # [V, 3, 3]
     world_to_cam: np.ndarray,  # [V, 4, 4] metres
     weights: np.ndarray,  # [F, J, V] weight of each detection (0 = unused)
+    block: int = 256,
 ) -> np.ndarray:  # [F, J, 3, 3] px^2 / m^2
-    """Information of every joint from the views that support it (pinhole Jacobians)."""
-    X = np.nan_to_num(np.asarray(X, dtype=float))
+    """Information of every joint from the views that support it (pinhole Jacobians),
+    computed in blocks of ``block`` frames (the temporaries stay the size of a block)."""
+    H = np.zeros((*np.shape(X)[:2], 3, 3))
+    for s in range(0, len(H), block):
+        e = min(len(H), s + block)
+        H[s:e] = _information_block(np.asarray(X[s:e], dtype=float), K, world_to_cam,
+                                    weights[s:e])
+    return H
+
+
+def _information_block(X: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray,
+                       weights: np.ndarray) -> np.ndarray:  # [f, J, 3, 3]
+    X = np.nan_to_num(X)
     R, t = world_to_cam[:, :3, :3], world_to_cam[:, :3, 3]
     H = np.zeros((*X.shape[:2], 3, 3))
     for v in range(len(K)):
         w = weights[..., v]
         if not (w > 0).any():
             continue
-        pc = X @ R[v].T + t[v]  # [F, J, 3]
+        pc = X @ R[v].T + t[v]  # [f, J, 3]
         z = np.where(np.abs(pc[..., 2]) > 1e-6, pc[..., 2], 1e-6)
         fx, fy = K[v, 0, 0], K[v, 1, 1]
         Jc = np.zeros((*X.shape[:2], 2, 3))
@@ -135,16 +147,16 @@ def joint_information(
         Jc[..., 0, 2] = -fx * pc[..., 0] / z ** 2
         Jc[..., 1, 1] = fy / z
         Jc[..., 1, 2] = -fy * pc[..., 1] / z ** 2
-        Jw = Jc @ R[v]  # [F, J, 2, 3]
+        Jw = Jc @ R[v]  # [f, J, 2, 3]
         H += np.where((w > 0) & (pc[..., 2] > 0), w, 0.0)[..., None, None] * \
             np.einsum("fjki,fjkl->fjil", Jw, Jw)
     return H
 
 
-def _floor(H: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _floor_eps(H: np.ndarray, valid: np.ndarray) -> float:
+    """Isotropic information added to every joint (``INFO_FLOOR`` of the median trace)."""
     tr = np.trace(H, axis1=-2, axis2=-1)[valid]
-    eps = INFO_FLOOR * (float(np.median(tr)) if tr.size and np.median(tr) > 0 else 1.0)
-    return H + eps * np.eye(3)
+    return INFO_FLOOR * (float(np.median(tr)) if tr.size and np.median(tr) > 0 else 1.0)
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -374,25 +386,26 @@ def pose_under_skeleton(
         return out
     import torch
 
-    Hf = _floor(H, valid)
+    eps = _floor_eps(H, valid)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batched matrices: threading costs more than it gives
     try:
-        _pose_blocks(X, Hf, valid, root, bones, skeleton.lengths_m, robust_px, iterations,
+        _pose_blocks(X, H, eps, valid, root, bones, skeleton.lengths_m, robust_px, iterations,
                      block, tick, out)
     finally:
         torch.set_num_threads(threads)
     return out
 
 
-def _pose_blocks(X: np.ndarray, Hf: np.ndarray, valid: np.ndarray, root: int,
+def _pose_blocks(X: np.ndarray, H: np.ndarray, eps: float, valid: np.ndarray, root: int,
                  bones: np.ndarray, lengths: np.ndarray, robust_px: float, iterations: int,
                  block: int, tick: Callable[[], None] | None, out: np.ndarray) -> None:
     for s in range(0, X.shape[0], block):
         e = min(X.shape[0], s + block)
         if not valid[s:e].any():
             continue
-        Y = _pose(X[s:e], Hf[s:e], valid[s:e], root, bones, lengths, robust_px, iterations)
+        Y = _pose(X[s:e], H[s:e] + eps * np.eye(3), valid[s:e], root, bones, lengths,
+                  robust_px, iterations)
         out[s:e] = np.where(valid[s:e, :, None], Y, np.nan)
         if tick is not None:
             tick()
