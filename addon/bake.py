@@ -1,7 +1,7 @@
 """Baking a fitted motion: rigid canonical armature, Gaussian ellipsoids, raw joint empties.
 
 The maths (take skeleton, rest pose, rotations, floor, contacts, foot locking, keys,
-ellipsoid transforms) is in ``core/animation.py`` and ``core/blender_rig.py``; this module only
+ellipsoid transforms) is in ``core/animation.py`` and ``core/armature.py``; this module only
 creates Blender data and keys it in bulk. Only the root bone has location keys; every other
 bone is keyed by rotation alone. Foot contacts are keyed as the armature's
 ``left_foot_contact`` / ``right_foot_contact`` custom properties (0/1, constant
@@ -23,7 +23,7 @@ import numpy as np
 from mathutils import Matrix
 
 from ..core.animation import Animation, AnimationOptions, animate
-from ..core.blender_rig import (
+from ..core.armature import (
     basis_from_pose,
     ellipsoid_transforms,
     fill_gaps,
@@ -111,7 +111,7 @@ def _set_active(obj: bpy.types.Object) -> None:
 
 
 def build_armature(plan, take_name: str, collection: bpy.types.Collection) -> bpy.types.Object:
-    """Create the rest armature of ``plan`` (a :class:`~skelsplat.core.blender_rig.RigPlan`):
+    """Create the rest armature of ``plan`` (a :class:`~skelsplat.core.armature.RigPlan`):
     roll 0 on every bone (Blender's convention), bones connected where a head is its
     parent's tail."""
     data = bpy.data.armatures.new(f"{take_name} skeleton")

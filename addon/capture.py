@@ -143,7 +143,7 @@ def build_scene(rig: Rig, videos: str | Path | Sequence[str | Path] | Mapping[st
 
     Args:
         rig: calibrated cameras (metres, world-to-camera).
-        videos: a folder, video paths (matched to cameras by ``core.take`` rules), a mapping
+        videos: a folder, video paths (matched to cameras by ``core.footage`` rules), a mapping
             camera name -> video path, or None.
         fps: scene frame rate; default: the videos' rate, else the scene's.
         frame_start: scene frame of take frame 0.
@@ -157,7 +157,7 @@ def build_scene(rig: Rig, videos: str | Path | Sequence[str | Path] | Mapping[st
     frame_numbers = list(range(frame_count or 1))
     footage: dict[str, tuple[Path, int]] = {}
     if videos is not None:
-        from ..core.take import read_take
+        from ..core.footage import read_take
 
         mapping = dict(videos) if isinstance(videos, Mapping) else None
         paths = list(mapping.values()) if mapping else videos

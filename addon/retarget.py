@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Quaternion
 
-from ..core.blender_rig import fill_gaps
+from ..core.armature import fill_gaps
 from ..core.errors import SkelsplatError
 from ..core.motion import Motion3D
 from ..core.retarget.bone_map import BoneMap, detect_preset, guess_bone_map, preset

@@ -132,7 +132,7 @@ def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", synchronou
     def work(progress, cancel: threading.Event):
         from ..core.calibration import read_calibration
         from ..core.detect import detect_take
-        from ..core.take import read_take
+        from ..core.footage import read_take
 
         take = read_take(footage, read_calibration(calibration), allow_sorted=pair_by_order)
         return detect_take(take, backend=detector, workers=1, progress=progress, cancel=cancel)

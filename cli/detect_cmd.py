@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.atomic import check_writable
     from ..core.detect import detect_take
     from ..core.errors import ExportError
-    from ..core.take import read_take
+    from ..core.footage import read_take
 
     out = Path(args.out)
     target = out / "keypoints.npz"

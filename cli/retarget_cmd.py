@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     motion = Motion3D.load_npz(args.motion)
     import bpy  # noqa: F401 - headless Blender from here on
 
+    from ..addon.blender_stage import save_blend
     from ..addon.export import export_fbx, export_gltf
-    from ..addon.pipeline import save_blend
     from ..addon.retarget import retarget_motion
 
     target = _load_target(args.target.expanduser(), args.armature)

@@ -4,7 +4,7 @@ Stages: calibration -> footage -> detect (cached; or read keypoints) -> fit -> e
 -> bake and export in headless Blender -> report; one progress bar per stage on stderr, then
 the closing summary on stdout (the same numbers report.html shows). The orchestration lives
 in ``core.pipeline``; this module adds the argument parsing, the progress bars and the
-Blender stage (``addon.pipeline`` in ``bpy``, imported only when that stage runs).
+Blender stage (``addon.blender_stage`` in ``bpy``, imported only when that stage runs).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _blender_stage(job, progress) -> list[Path]:
         raise SkelsplatError("the Blender stage needs headless Blender (bpy): install "
                              "requirements/blender.txt, or pass --no-blender") from None
 
-    from ..addon import pipeline as bl
+    from ..addon import blender_stage as bl
 
     bpy.ops.wm.read_homefile(use_empty=True)
     progress(0.05, "building cameras")

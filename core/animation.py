@@ -25,7 +25,7 @@ from .animation_metrics import (
     penetration_mm,
     residual_mm,
 )
-from .blender_rig import (
+from .armature import (
     RigPlan,
     RigPose,
     TakeSkeleton,

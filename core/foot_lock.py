@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blender_rig import RigPlan, RigPose, forward_kinematics
+from .armature import RigPlan, RigPose, forward_kinematics
 from .contacts import FootContacts, frames_to_nearest, runs
 from .orientation import normalize, smoothstep, swing
 

@@ -1,6 +1,6 @@
 """The main job, stage by stage: calibration -> footage -> detect (or read keypoints) -> fit
 -> export joints -> Blender (bake, FBX, BVH, .blend) -> report. bpy-free: the Blender stage
-is a callable handed in by the caller (the CLI passes one that drives ``addon.pipeline`` in
+is a callable handed in by the caller (the CLI passes one that drives ``addon.blender_stage`` in
 headless Blender).
 
 Inputs (:class:`RunOptions`, resolved once by :func:`resolve_inputs`):
@@ -49,7 +49,7 @@ import numpy as np
 from .atomic import ensure_folder, os_error_message
 from .camera import Rig
 from .errors import Cancelled, ExportError, SkelsplatError
-from .keypoints2d import Keypoints2D
+from .keypoints.multiview import Keypoints2D
 from .motion import Motion3D
 from .sanity import check_cutoff, check_keypoints, check_rate, check_rig
 
@@ -259,7 +259,7 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
     take_dir = Path(options.take_dir) if options.take_dir else None
     if take_dir is None and not options.videos and not options.calibration \
             and not options.keypoints:
-        from .take import demo_take_dir
+        from .footage import demo_take_dir
 
         take_dir = demo_take_dir()
         if not take_dir.is_dir():
@@ -577,7 +577,7 @@ def _run_stages(options: RunOptions, inputs: ResolvedInputs, staging: Path,
 
     take = None
     if inputs.videos:
-        from .take import read_take
+        from .footage import read_take
 
         with stages.stage("footage", "reading footage") as progress:
             take = read_take(inputs.videos, rig, offsets=options.offsets,

@@ -30,7 +30,7 @@ import numpy as np
 
 from .camera import Camera, Rig
 from .errors import CalibrationError, KeypointError, SkelsplatError
-from .keypoints2d import Keypoints2D
+from .keypoints.multiview import Keypoints2D
 from .skeletons import get_joint_set, joint_set_names
 
 #: No depth can be triangulated when every camera pair is closer than this (metres).

@@ -29,7 +29,7 @@ import numpy as np
 
 from .camera import Rig
 from .errors import KeypointError
-from .keypoints2d import Keypoints2D
+from .keypoints.multiview import Keypoints2D
 
 #: A suggested offset is called reliable when its peak ratio and its correlation reach these.
 RELIABLE_PEAK_RATIO = 1.5

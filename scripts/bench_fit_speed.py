@@ -18,7 +18,7 @@ import torch
 
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 
 def main() -> None:

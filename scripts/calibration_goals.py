@@ -66,8 +66,8 @@ def refine(demo: Path | None) -> None:
     if demo is None:
         return
     from skelsplat.core.calibration import read_calibration
-    from skelsplat.core.keypoints2d import Keypoints2D
-    from skelsplat.core.take import demo_take_dir, read_take
+    from skelsplat.core.footage import demo_take_dir, read_take
+    from skelsplat.core.keypoints.multiview import Keypoints2D
 
     root = demo_take_dir()
     rig = read_take(root / "videos", read_calibration(root / "calibration" / "Calib.qca.txt")).rig

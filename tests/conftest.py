@@ -96,7 +96,7 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
     import io
 
     from skelsplat.cli.main import main
-    from skelsplat.core.take import demo_take_dir
+    from skelsplat.core.footage import demo_take_dir
 
     root = demo_take_dir()
     out = tmp_path_factory.mktemp("demo_detect")
@@ -114,7 +114,7 @@ def demo_keypoints(demo_run):
     """The demo's MediaPipe detections (Keypoints2D, 100 frames x 4 cameras x 33 joints)."""
     import numpy as np
 
-    from skelsplat.core.keypoints2d import Keypoints2D
+    from skelsplat.core.keypoints.multiview import Keypoints2D
 
     out, _ = demo_run
     with np.load(out / "kp" / "keypoints.npz") as z:

@@ -44,7 +44,7 @@ def _heads(armature, scene, frames) -> dict[int, dict[str, np.ndarray]]:
 
 @pytest.fixture
 def baked(empty_scene):
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
 
     motion = synthetic_motion()
     result = bake_motion(motion, take_name="walk", sigma=SIGMA, raw_empties=True)
@@ -52,7 +52,7 @@ def baked(empty_scene):
 
 
 def test_bone_heads_follow_the_fitted_joints(baked) -> None:
-    from skelsplat.core.blender_rig import fill_gaps
+    from skelsplat.core.armature import fill_gaps
     from skelsplat.core.floor import transform_points
 
     motion, result, scene = baked
@@ -98,7 +98,7 @@ def test_keys_are_bulk_written_on_one_new_action(baked) -> None:
 
 
 def test_ellipsoids_match_covariances(baked) -> None:
-    from skelsplat.core.blender_rig import fill_gaps
+    from skelsplat.core.armature import fill_gaps
 
     motion, result, scene = baked
     assert len(result.ellipsoids) == J
@@ -144,7 +144,7 @@ def test_reprojection_errors_and_raw_empties(baked) -> None:
 def test_rebake_keeps_the_first_action_and_foreign_objects(baked) -> None:
     import bpy
 
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
 
     _, first, scene = baked
     foreign = bpy.data.objects.new("left_knee", None)  # a user's object with a joint name
@@ -195,7 +195,7 @@ def test_bake_operator_fills_the_joint_table(empty_scene, registered) -> None:
 def test_fbx_and_bvh_round_trip_within_a_millimetre(baked, tmp_path) -> None:
     import bpy
 
-    from skelsplat.addon.pipeline import export_bvh, export_fbx
+    from skelsplat.addon.blender_stage import export_bvh, export_fbx
     from skelsplat.core.errors import ExportError
 
     _, result, scene = baked
@@ -225,7 +225,7 @@ def test_fbx_and_bvh_round_trip_within_a_millimetre(baked, tmp_path) -> None:
 def test_export_operator_refuses_to_clobber(empty_scene, registered, tmp_path) -> None:
     import bpy
 
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
 
     bake_motion(synthetic_motion(8), take_name="walk", ellipsoids=False)
     target = tmp_path / "walk.bvh"

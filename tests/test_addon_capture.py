@@ -58,7 +58,7 @@ def test_detect_operator_runs_the_take_detector_in_a_job(registered, shared_data
 
     import skelsplat.core.detect as detect
     from skelsplat.addon import jobs, session
-    from skelsplat.core.keypoints2d import Keypoints2D
+    from skelsplat.core.keypoints.multiview import Keypoints2D
 
     demo = shared_data / "pose2sim_demo"
     scene = registered

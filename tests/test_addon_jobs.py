@@ -167,7 +167,7 @@ def _take_inputs(scene, tmp_path):
     from skelsplat.addon import session
     from skelsplat.core.calibration import write_calibration_toml
     from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-    from skelsplat.core.keypoints2d import Keypoints2D
+    from skelsplat.core.keypoints.multiview import Keypoints2D
 
     rig = ring_rig(3)
     path = write_calibration_toml(rig, tmp_path / "calib.toml")

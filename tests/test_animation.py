@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skelsplat.core.animation import AnimationOptions, animate
-from skelsplat.core.blender_rig import (
+from skelsplat.core.armature import (
     forward_kinematics,
     plan_rig,
     solve_pose,

@@ -21,7 +21,7 @@ from skelsplat.core.calibration import write_calibration_toml
 from skelsplat.core.camera import Camera, Rig
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
 from skelsplat.core.keypoints import write_keypoints_npz
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 F = 24
 

@@ -37,7 +37,7 @@ def _quat_angles_deg(curves, bone: str) -> np.ndarray:
 
 def test_demo_bake_is_rigid_and_rotation_only(empty_scene) -> None:
     from skelsplat.addon.actions import action_fcurves
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
 
     motion = demo_motion()
     result = bake_motion(motion, take_name="demo", ellipsoids=False)
@@ -90,7 +90,7 @@ def test_keying_36000_frames_takes_under_two_seconds(empty_scene) -> None:
     """Bulk keying (``foreach_set``) of a 20-minute take at 30 fps."""
     from test_animation import synthetic_walk
 
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
     from skelsplat.core.animation import animate
     from skelsplat.core.motion import Motion3D
     from skelsplat.core.skeletons import CANONICAL_JOINTS
@@ -111,7 +111,7 @@ def test_keying_36000_frames_takes_under_two_seconds(empty_scene) -> None:
 
 
 def test_bake_warns_without_a_frame_rate(empty_scene) -> None:
-    from skelsplat.addon.pipeline import bake_motion
+    from skelsplat.addon.blender_stage import bake_motion
 
     motion = demo_motion()
     motion.fps = None

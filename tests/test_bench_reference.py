@@ -13,7 +13,7 @@ from skelsplat.core.bench.report import (
     write_report,
 )
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 #: Reference mode cut to 2 Adam steps (4 views) so that tests stay fast.
 SHORT_REFERENCE = {"renderer": "exact", "renders_per_frame": 8}

@@ -23,8 +23,8 @@ from skelsplat.core.calibration.refine import (
 )
 from skelsplat.core.camera import Camera, Rig, rotation_from_rodrigues
 from skelsplat.core.errors import CalibrationError
-from skelsplat.core.keypoints2d import Keypoints2D
-from skelsplat.core.take import demo_take_dir, read_take
+from skelsplat.core.footage import demo_take_dir, read_take
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 J = 17
 

@@ -24,7 +24,7 @@ from skelsplat.core.detect.onnx_topdown import (
     warp_bilinear,
 )
 from skelsplat.core.errors import Cancelled, SkelsplatError
-from skelsplat.core.take import read_take
+from skelsplat.core.footage import read_take
 from skelsplat.core.video import write_video
 
 IN_H, IN_W = 64, 48
@@ -276,7 +276,7 @@ def test_script_without_main_guard_falls_back_to_one_process(blob_take, models,
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from skelsplat.core.detect import detect_take\n"
-        "from skelsplat.core.take import read_take\n"
+        "from skelsplat.core.footage import read_take\n"
         f"kp = detect_take(read_take({str(blob_take)!r}), 'onnx', "
         f"{{'model': {str(models['simcc'])!r}}}, cache_dir={str(tmp_path / 'cache')!r}, "
         "workers=2)\n"

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from skelsplat.core.calibration import read_calibration
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.footage import demo_take_dir, read_take
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.skeletons import get_joint_set
 from skelsplat.core.sync import estimate_offsets
-from skelsplat.core.take import demo_take_dir, read_take
 from skelsplat.core.triangulation import triangulate_robust
 
 #: BlazePose landmarks of shoulders, elbows, wrists, hips, knees, ankles.

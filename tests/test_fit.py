@@ -13,7 +13,7 @@ from skelsplat.core.errors import Cancelled, FitError
 from skelsplat.core.fit import FitOptions, FitResult, fit_frames, fit_take
 from skelsplat.core.fit.synthetic import look_at_camera, project_motion, random_motion, ring_rig
 from skelsplat.core.fit.take import _torch_threads
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.skeletons import get_joint_set
 from skelsplat.core.triangulation import undistort_keypoints
 

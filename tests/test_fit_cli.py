@@ -7,7 +7,7 @@ import pytest
 
 from skelsplat.cli.main import main
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.motion import Motion3D
 from skelsplat.core.skeletons import get_joint_set
 

@@ -16,7 +16,7 @@ from skelsplat.core.errors import FitError
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit import take as take_mod
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.skeletons import get_joint_set
 from skelsplat.core.swaps import apply_flips, correct_swaps, swap_groups
 from skelsplat.core.triangulation import reject_temporal_outliers
@@ -126,7 +126,7 @@ import numpy as np
 from skelsplat.core.errors import FitError
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 def status_mb(field):
     with open("/proc/self/status") as fh:

@@ -27,7 +27,7 @@ from skelsplat.core.calibration import read_calibration, write_calibration_toml
 from skelsplat.core.camera import Rig
 from skelsplat.core.errors import CalibrationError, KeypointError
 from skelsplat.core.keypoints import read_keypoints
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 FIX = Path(__file__).parent / "fixtures" / "io"
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True,

@@ -17,7 +17,7 @@ from skelsplat.core.keypoints import (
     write_keypoints_npz,
     write_openpose_json,
 )
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 FIX = Path(__file__).parent / "fixtures" / "io"
 

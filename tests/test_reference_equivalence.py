@@ -13,7 +13,7 @@ import pytest
 
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 
 
 @pytest.fixture(scope="module")

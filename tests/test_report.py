@@ -12,7 +12,7 @@ import pytest
 from matplotlib.image import imread
 
 from skelsplat.core.camera import Camera, Rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.motion import Motion3D
 from skelsplat.core.report import (
     REPORT_NAME,

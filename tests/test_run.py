@@ -240,7 +240,7 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path, monkeypatch):
 
 
 def test_resolve_inputs_defaults_to_the_demo_take(tmp_path, monkeypatch):
-    from skelsplat.core.take import demo_take_dir
+    from skelsplat.core.footage import demo_take_dir
 
     if not (demo_take_dir() / "videos").is_dir():
         pytest.skip("the bundled demo take is not in this checkout yet")
@@ -279,7 +279,7 @@ def test_bad_offsets_are_a_user_error(synthetic_take, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.bpy
 def test_demo_end_to_end(tmp_path, capsys):
-    from skelsplat.core.take import demo_take_dir
+    from skelsplat.core.footage import demo_take_dir
 
     if not (demo_take_dir() / "videos").is_dir():
         pytest.skip("the bundled demo take is not in this checkout")

@@ -128,7 +128,7 @@ def test_default_prior_never_worse_than_smooth_off_on_correlated_noise():
     from skelsplat.core.bench.noise_calibration import load_noise_model
     from skelsplat.core.fit import FitOptions, fit_take
     from skelsplat.core.fit.synthetic import random_motion, ring_rig
-    from skelsplat.core.keypoints2d import Keypoints2D
+    from skelsplat.core.keypoints.multiview import Keypoints2D
 
     rng = np.random.default_rng(7)
     rig = ring_rig(4)

@@ -6,7 +6,7 @@ import numpy as np
 
 from skelsplat.core.fit import FitOptions, fit_take
 from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.skeletons import get_joint_set
 from skelsplat.core.swaps import apply_flips, correct_swaps, swap_groups
 
@@ -130,7 +130,7 @@ def test_reference_mode_keeps_the_authors_behaviour():
 
 def test_demo_cam02_reprojection_error_drops(demo_keypoints):
     from skelsplat.core.calibration import read_calibration
-    from skelsplat.core.take import demo_take_dir
+    from skelsplat.core.footage import demo_take_dir
 
     rig = read_calibration(demo_take_dir() / "calibration" / "Calib.qca.txt")
     kp = demo_keypoints.aligned_to(rig)

@@ -7,7 +7,7 @@ import pytest
 
 from skelsplat.core.camera import Camera
 from skelsplat.core.errors import KeypointError
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.sync import estimate_offsets, lag_correlation, speed_profile
 
 J = 17

@@ -14,9 +14,9 @@ from io_synthetic import ring_rig
 
 from skelsplat.core.calibration import read_calibration
 from skelsplat.core.errors import KeypointError
-from skelsplat.core.keypoints2d import Keypoints2D
+from skelsplat.core.footage import demo_take_dir, read_take
+from skelsplat.core.keypoints.multiview import Keypoints2D
 from skelsplat.core.sync import estimate_offsets_geometric
-from skelsplat.core.take import demo_take_dir, read_take
 
 J = 17
 

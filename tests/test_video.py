@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from skelsplat.core.errors import VideoError
-from skelsplat.core.take import demo_take_dir
+from skelsplat.core.footage import demo_take_dir
 from skelsplat.core.video import (
     iter_frames,
     list_videos,

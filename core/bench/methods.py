@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..camera import Rig
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from .baselines import BASELINES, pose2sim, robust_lsq
 
 Method = Callable[[Keypoints2D, Rig], np.ndarray]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..camera import Rig
 from ..errors import Cancelled
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from ..skeletons import get_joint_set
 from . import metrics as M
 from .baselines import oracle_skeleton_lsq

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import Rig
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from .cmu import load_cmu_clip
 from .corruption import Corruption, synthesize_detections
 from .noise_calibration import load_noise_model

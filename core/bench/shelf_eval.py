@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import Rig
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from .metrics import mpjpe, pcp
 from .shelf import (
     SHELF_LIMBS,

@@ -24,7 +24,7 @@ from scipy.optimize import least_squares
 
 from ..camera import Camera, Rig, rodrigues_from_rotation
 from ..errors import CalibrationError
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from .bundle import rodrigues_batch
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, ExportError, SkelsplatError
-from ..keypoints2d import Keypoints2D
-from ..take import Take
+from ..footage import Take
+from ..keypoints.multiview import Keypoints2D
 from ..video import iter_frames, prefetch
 from .cache import (
     CACHE_DIRNAME,
@@ -183,7 +183,7 @@ def detect_take(
     """2D keypoints ``[F, V, J, 3]`` of every camera of ``take`` over its common frames.
 
     Args:
-        take: videos matched to cameras (:func:`~skelsplat.core.take.read_take`).
+        take: videos matched to cameras (:func:`~skelsplat.core.footage.read_take`).
         backend, options: detector (:func:`make_detector`).
         use_cache: read and write the cache in ``cache_dir`` (default
             :func:`default_cache_dir` of the take folder).
@@ -201,7 +201,7 @@ def detect_take(
         (e.g. a camera with no person in any frame) and ``cache_files``.
     """
     if not isinstance(take, Take):
-        raise TypeError(f"detect_take needs a Take (core.take.read_take), got {type(take)}")
+        raise TypeError(f"detect_take needs a Take (core.footage.read_take), got {type(take)}")
     options = dict(options or {})
     probe = make_detector(backend, **options)
     settings = probe.settings()

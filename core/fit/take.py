@@ -12,7 +12,7 @@ import numpy as np
 from ..bone_check import bone_length_statistics, check_bones
 from ..camera import Rig
 from ..errors import Cancelled, FitError
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from ..swaps import apply_flips, correct_swaps
 from ..triangulation import (
     bridge_gaps,

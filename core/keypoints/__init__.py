@@ -1,4 +1,4 @@
-"""2D keypoint files -> :class:`~skelsplat.core.keypoints2d.Keypoints2D`.
+"""2D keypoint files -> :class:`~skelsplat.core.keypoints.multiview.Keypoints2D`.
 
 ``read_keypoints(path)`` detects the format (``fmt`` overrides), aligns frames across
 cameras by frame number, applies sync offsets, matches cameras to the rig by name and,
@@ -29,11 +29,11 @@ import numpy as np
 
 from ..camera import Rig
 from ..errors import KeypointError, SkelsplatError
-from ..keypoints2d import Keypoints2D
 from ..skeletons import get_joint_set, guess_joint_set, joint_set_names
 from ._assemble import CameraTrack, assemble, match_names
 from .deeplabcut import camera_from_stem, read_dlc_csv, read_dlc_h5
 from .mmpose import joint_set_from_meta, read_mmpose_file, read_mmpose_frame
+from .multiview import Keypoints2D
 from .npz import read_npz, write_keypoints_npz
 from .openpose import read_frame_folder, write_openpose_json
 from .people import select_people

@@ -7,7 +7,7 @@ candidate people ``[P, J, 3]`` (u, v px, confidence). :func:`assemble` then
 1. matches camera names to the rig (or ``camera_names``) with ``core.names``: equal names,
    equal ignoring case, equal camera numbers (``cam01_json`` <-> ``cam_1``);
 2. applies sync offsets: ``offsets[camera] = o`` means take frame ``t`` is source frame
-   ``t + o`` (the convention of ``core.take``); take frames < 0 are dropped;
+   ``t + o`` (the convention of ``core.footage``); take frames < 0 are dropped;
 3. spans every take frame from the first to the last one any camera has; a frame that a
    camera lacks has confidence 0 there;
 4. picks one person per frame and view with :func:`select_people` (policy documented there).
@@ -22,8 +22,8 @@ import numpy as np
 
 from ..camera import Rig
 from ..errors import KeypointError
-from ..keypoints2d import Keypoints2D
 from ..names import match_camera_names
+from .multiview import Keypoints2D
 from .people import select_people
 
 #: Largest |frame number| accepted, and the longest take (frames) assembled.

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import KeypointError
-from ..keypoints2d import Keypoints2D
 from ..skeletons import guess_joint_set
+from .multiview import Keypoints2D
 
 
 def read_npz(path: Path, joint_set: str | None = None) -> tuple[np.ndarray, list[str] | None,

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import KeypointError
-from ..keypoints2d import Keypoints2D
 from ._assemble import CameraTrack
+from .multiview import Keypoints2D
 
 _FRAME = re.compile(r"^(.*?)[_\-.]?(\d+)(?:[_\-.]?keypoints)?$", re.IGNORECASE)
 

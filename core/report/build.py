@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import write_text
 from ..camera import Rig
-from ..keypoints2d import Keypoints2D
+from ..keypoints.multiview import Keypoints2D
 from ..motion import Motion3D
 from ..skeletons import get_joint_set
 from .figures import (

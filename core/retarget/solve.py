@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..blender_rig import continuous_quaternions, quaternion_from_matrix
+from ..armature import continuous_quaternions, quaternion_from_matrix
 from ..contacts import (
     detect_contacts,
     drop_short_runs,

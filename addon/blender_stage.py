@@ -10,7 +10,7 @@ Signatures (stable; other modules code against them):
 offsets=None, scene=None) -> CaptureScene``
     One Blender camera per calibrated camera (exact intrinsics and extrinsics) in a new
     collection ``"<take_name> cameras"``, each showing its video (``videos``: a folder, a list
-    of paths matched to cameras by ``core.take`` rules, or camera name -> path) as a background
+    of paths matched to cameras by ``core.footage`` rules, or camera name -> path) as a background
     movie clip shifted by ``offsets`` (camera name -> ``o``: take frame t is video frame t + o).
     Sets scene fps, resolution and frame range. ``CaptureScene``: ``.collection``, ``.rig``
     (sizes reconciled with the footage), ``.cameras`` (name -> camera object), ``.clips``,

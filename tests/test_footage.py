@@ -9,7 +9,7 @@ import pytest
 
 from skelsplat.core.camera import Camera, Rig
 from skelsplat.core.errors import VideoError
-from skelsplat.core.take import demo_take_dir, match_videos, read_take, reconcile_camera
+from skelsplat.core.footage import demo_take_dir, match_videos, read_take, reconcile_camera
 from skelsplat.core.video import write_video
 
 

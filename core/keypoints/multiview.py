@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import Rig
-from .errors import KeypointError
-from .skeletons import JointSet, get_joint_set
+from ..camera import Rig
+from ..errors import KeypointError
+from ..skeletons import JointSet, get_joint_set
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skelsplat.core.blender_rig import (
+from skelsplat.core.armature import (
     TEMPLATE_DIRECTIONS,
     basis_from_pose,
     continuous_quaternions,
