@@ -40,6 +40,8 @@ from ..skeletons import JointSet
 LENGTH_FRAMES = 200
 #: Cauchy scale of the posing loss (px, on the summed squared reprojection over views).
 ROBUST_PX = 20.0
+#: Largest share of a bone's length the end-error correction may remove.
+MAX_LENGTH_SHRINK = 0.15
 #: Isotropic information floor, as a share of the take's median per-joint information: a
 #: joint seen by one view (no depth) follows its bones instead of drifting.
 INFO_FLOOR = 1e-3
@@ -337,17 +339,25 @@ def estimate_skeleton(
     joint_set: JointSet,
     max_frames: int = LENGTH_FRAMES,
     min_samples: int = 5,
+    information: np.ndarray | None = None,  # [F, J, 3, 3] px^2 / m^2 (joint_information)
+    noise_px2: float | None = None,  # variance of a confidence-1 detection (px^2)
 ) -> Skeleton:
     """One set of bone lengths for the take (see the module docstring).
 
     A bone is estimated when at least ``min_samples`` of the chosen frames see both its
-    ends; otherwise its length is NaN (unconstrained)."""
+    ends; otherwise its length is NaN (unconstrained). With ``information`` and
+    ``noise_px2`` each sampled length is corrected for the error of its two ends first
+    (:func:`_unbiased_squared_lengths`)."""
     _, bones = bone_tree(joint_set)
     names = [f"{joint_set.joints[a]}-{joint_set.joints[b]}" for a, b in bones]
     valid = np.asarray(valid, bool) & np.isfinite(X).all(-1)
     frames = _supported_frames(valid, n_views, bones, max_frames)
     Xs, vs, ns = X[frames], valid[frames], n_views[frames]
     lengths = np.linalg.norm(Xs[:, bones[:, 1]] - Xs[:, bones[:, 0]], axis=-1)  # [f, B]
+    corrected = information is not None and noise_px2 is not None and noise_px2 > 0
+    if corrected:
+        lengths = np.sqrt(_unbiased_squared_lengths(Xs, information[frames], vs, bones,
+                                                    noise_px2))
     both = vs[:, bones[:, 0]] & vs[:, bones[:, 1]]
     strong = both & (ns[:, bones[:, 0]] >= 3) & (ns[:, bones[:, 1]] >= 3)
     # per bone: frames where both ends are seen by >= 3 views, else by >= 2
@@ -360,9 +370,52 @@ def estimate_skeleton(
         spread = 1.4826 * np.nanmedian(np.abs(sample - med), 0)
     method = (f"median over the {len(frames)} best-supported frames of the free fit's "
               f"bone lengths, each bone from the frames where both ends are seen by >= 3 "
-              f"views ({int(strong.sum(0).min())}-{int(strong.sum(0).max())} frames per bone)")
+              f"views ({int(strong.sum(0).min())}-{int(strong.sum(0).max())} frames per bone)"
+              + (f"; each length corrected for its ends' error (detection noise "
+                 f"{np.sqrt(noise_px2):.1f} px)" if corrected else ""))
     return Skeleton(joint_set.name, bones, names, med, method, len(frames),
                     np.where(enough, spread, np.nan))
+
+
+def _unbiased_squared_lengths(
+    X: np.ndarray,  # [f, J, 3] metres
+    H: np.ndarray,  # [f, J, 3, 3] px^2 / m^2
+    valid: np.ndarray,  # [f, J]
+    bones: np.ndarray,  # [B, 2]
+    noise_px2: float,
+) -> np.ndarray:  # [f, B] m^2
+    """Squared bone lengths less the part that the error of their ends adds.
+
+    An end's error ``n`` (covariance ``noise_px2 * H^-1``) lengthens a bone on average:
+    ``E|d + n|^2 = |d|^2 + tr(S)`` for the summed covariance ``S`` of both ends; only the
+    part across the bone changes the length to first order, so ``tr(S) - u^T S u`` is
+    removed (``u`` the bone's direction), at most ``MAX_LENGTH_SHRINK`` of the length."""
+    eps = _floor_eps(H, valid)
+    d = X[:, bones[:, 1]] - X[:, bones[:, 0]]  # [f, B, 3]
+    l2 = (d ** 2).sum(-1)
+    u = d / np.sqrt(np.maximum(l2, 1e-12))[..., None]
+    cov = noise_px2 * np.linalg.inv(np.nan_to_num(H) + eps * np.eye(3))  # [f, J, 3, 3] m^2
+    S = cov[:, bones[:, 1]] + cov[:, bones[:, 0]]
+    across = np.trace(S, axis1=-2, axis2=-1) - np.einsum("fbi,fbij,fbj->fb", u, S, u)
+    return np.maximum(l2 - across, (1.0 - MAX_LENGTH_SHRINK) ** 2 * l2)
+
+
+def detection_noise_px2(
+    squared_residuals: np.ndarray,  # [F, J] sum over views of weight x residual^2 (px^2)
+    n_views: np.ndarray,  # [F, J] views used
+) -> float:  # px^2, NaN when no joint is seen by >= 2 views
+    """Variance of one detection at confidence 1, from the free fit's residuals.
+
+    A joint seen by ``n`` views leaves ``2n - 3`` degrees of freedom in its residuals; the
+    median over joints of ``sum_v w r^2 / median(chi2(2n - 3))`` is robust to the joints
+    with a gross error left in."""
+    from scipy.stats import chi2
+
+    ok = (n_views >= 2) & np.isfinite(squared_residuals)
+    if not ok.any():
+        return float("nan")
+    q = squared_residuals[ok] / chi2.ppf(0.5, 2 * n_views[ok] - 3)
+    return float(np.median(q))
 
 
 def pose_under_skeleton(

@@ -25,7 +25,12 @@ from ..triangulation import (
 from .optimise import fit_frames
 from .options import FitOptions
 from .result import FitResult
-from .skeleton import estimate_skeleton, joint_information, pose_under_skeleton
+from .skeleton import (
+    detection_noise_px2,
+    estimate_skeleton,
+    joint_information,
+    pose_under_skeleton,
+)
 
 Progress = Callable[[float, str], None]
 
@@ -105,6 +110,17 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _detection_noise(rig: Rig, X: np.ndarray, und: np.ndarray, weight: np.ndarray) -> float:
+    """Detection noise (px^2 at confidence 1) from the free fit ``X`` [F, J, 3] against the
+    undistorted detections ``und`` [F, J, V, 3] it used (``weight`` [F, J, V])."""
+    wr2 = np.zeros(X.shape[:2])
+    for s in range(0, len(X), _TRI_BLOCK):
+        e = min(len(X), s + _TRI_BLOCK)
+        r = reprojection_errors(rig.projection_matrices, X[s:e], und[s:e, ..., :2])
+        wr2[s:e] = np.where(weight[s:e] > 0, weight[s:e] * np.nan_to_num(r) ** 2, 0.0).sum(-1)
+    return detection_noise_px2(wr2, np.where(np.isfinite(X).all(-1), (weight > 0).sum(-1), 0))
 
 
 def fit_take(
@@ -311,7 +327,9 @@ def fit_take(
     if opts.skeleton == "rigid" and len(js.bones) and valid.any():
         t1 = time.perf_counter()
         info = joint_information(means, rig.K, w2c, weight)  # [F, J, 3, 3]
-        skeleton = estimate_skeleton(means, valid, (weight > 0).sum(-1), js)
+        n_used = (weight > 0).sum(-1)  # [F, J]
+        skeleton = estimate_skeleton(means, valid, n_used, js, information=info,
+                                     noise_px2=_detection_noise(rig, means, und, weight))
         means = pose_under_skeleton(free, info, valid, skeleton, js,
                                     tick=tick("posing every frame under the skeleton"))
         timings["skeleton"] = time.perf_counter() - t1
