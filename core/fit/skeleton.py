@@ -61,6 +61,8 @@ class Skeleton:
         frames_used: frames that entered the length estimate.
         spread_m: [B] robust spread (1.4826 x MAD) of each bone's length in the free fit
             over those frames (how much the per-frame answers disagreed).
+        detection_noise_px: the detection noise the lengths were corrected for (px at
+            confidence 1; NaN: not corrected).
     """
 
     joint_set: str
@@ -70,12 +72,14 @@ class Skeleton:
     method: str
     frames_used: int = 0
     spread_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    detection_noise_px: float = float("nan")
 
     def as_dict(self) -> dict:
         return {"joint_set": self.joint_set, "bone_names": list(self.bone_names),
                 "lengths_m": [float(x) for x in self.lengths_m], "method": self.method,
                 "frames_used": int(self.frames_used),
-                "spread_m": [float(x) for x in self.spread_m]}
+                "spread_m": [float(x) for x in self.spread_m],
+                "detection_noise_px": float(self.detection_noise_px)}
 
 
 def bone_tree(joint_set: JointSet) -> tuple[int, np.ndarray]:
@@ -374,7 +378,8 @@ def estimate_skeleton(
               + (f"; each length corrected for its ends' error (detection noise "
                  f"{np.sqrt(noise_px2):.1f} px)" if corrected else ""))
     return Skeleton(joint_set.name, bones, names, med, method, len(frames),
-                    np.where(enough, spread, np.nan))
+                    np.where(enough, spread, np.nan),
+                    float(np.sqrt(noise_px2)) if corrected else float("nan"))
 
 
 def _unbiased_squared_lengths(
