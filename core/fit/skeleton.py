@@ -21,7 +21,11 @@ solved together by batched Levenberg-Marquardt.
 
 The lengths ``L`` are estimated once per take, robustly, from the best-supported frames
 (most joints seen by >= 3 views): each bone's median length over the frames where both its
-ends are seen by >= 3 views (:func:`estimate_skeleton`). (A whole-take least-squares
+ends are seen by >= 3 views (:func:`estimate_skeleton`). Each sampled length is first
+corrected for the error of its two ends, which lengthens a bone on average (by ~10 mm on the
+benchmark's correlated detector noise): ``l^2 - tr_perp(S)``, with ``S = s^2 (H_a^-1 +
+H_b^-1)`` the ends' covariance across the bone and ``s^2`` the detection noise measured from
+the free fit's residuals (:func:`detection_noise_px2`). (A whole-take least-squares
 refinement of the lengths, alternating with the poses, moved them by < 1 mm on clean takes
 and by > 10 cm on heavily corrupted ones: the median is what we ship.)
 """
