@@ -181,11 +181,12 @@ def test_rigify_generated_rig_drives_the_fk_controls(empty_scene, source) -> Non
     rig = bpy.data.objects["rig"]
     out = retarget_motion(source, rig, bone_map="auto", take_name="walk")
     assert out.bone_map.name == "rigify"
-    # Known gap (issue 14 goal not met for Rigify): Rigify's thighs hang from constraint-driven
-    # MCH bones, not from the hips control, so the held feet slide 6.1 mm/frame (p95) instead
-    # of <= 2 mm; limb directions and the pelvis path meet the goals. Regression guard only.
-    n = _check_goals(rig, out, slide_limit=0.007)
-    assert n["mean_deg"] <= 3.0
+    # Rigify's thighs hang from constraint-driven MCH bones, not from the hips control: solved
+    # on Blender's evaluation (carrier shifted onto the evaluated mid-thighs, legs reaching
+    # the planted ankles by IK from the evaluated hips). Measured: slide p95 1.78 mm/frame,
+    # worst frame 2.41 mm (was 5.9 / 8.4 without); limbs 2.00 / 6.29 deg; path error ~0 %.
+    n = _check_goals(rig, out)
+    assert n["slide_max_m"] <= 0.003, n
 
 
 @pytest.mark.bpy
