@@ -9,14 +9,15 @@ point above the floor under them all (a robust low percentile; heights capped at
 high in one place and sink through the floor in another; directions the feet cannot
 tell apart (a take on one spot, a straight walk's tilt across its line) stay at the prior.
 
-The priors are the calibration world's axes within ``AXIS_PRIOR_DEG`` of the body's median up
-direction (pelvis to neck) and that direction itself; the search runs from each and the
-best-supported result wins. Mocap systems and calibration boards laid on the floor put an
-axis along gravity, while the body's own up leans with an actor who bends over (the
-bundled demo's actor bows and lifts a leg behind: the body's up is 25 degrees off and a
-floor along it has the swinging foot 11 cm under it). The plane passes through the lowest
-per-point contact level (points that are never slow do not count), so planted feet stand on
-it, never in it.
+The priors are the calibration world's axes along which the actor stands upright for a
+while (pelvis -> neck within ``UPRIGHT_DEG`` in ``UPRIGHT_SHARE`` of the frames) and the
+body's median up direction; the search runs from each and the best-supported result wins.
+Mocap systems and calibration boards laid on the floor put an axis along gravity, while the
+body's median up leans with an actor who bends over (the bundled demo's actor bows and
+lifts a leg behind: the median is 25 degrees off and a floor along it has the swinging foot
+11 cm under it); a world that is a camera's frame has no axis the actor stands along. The
+plane passes through the lowest per-point contact level (points that are never slow do not
+count), so planted feet stand on it, never in it.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from .orientation import Z_AXIS, normalize, swing
 
 #: Largest angle (degrees) between the floor's normal and its prior up direction.
 MAX_TILT_DEG = 25.0
-#: Calibration axes within this angle (degrees) of the body's up are candidate priors.
-AXIS_PRIOR_DEG = 60.0
+#: A calibration axis is a candidate prior when the body stands within this angle (degrees)
+#: of it in at least ``UPRIGHT_SHARE`` of the frames.
+UPRIGHT_DEG = 15.0
+UPRIGHT_SHARE = 0.1
 #: Per-frame lowest foot points higher than this above the floor count as this (metres).
 SUPPORT_CAP_M = 0.05
 #: Percentile of the per-frame lowest foot point heights that the floor passes through
@@ -81,23 +84,34 @@ def transform_points(A: np.ndarray, P: np.ndarray) -> np.ndarray:
     return P @ A[:3, :3].T + A[:3, 3]
 
 
-def body_up(joints3d: np.ndarray, joint_names: list[str]) -> np.ndarray:
-    """[3] the median pelvis -> neck (else -> head) direction of the take."""
+def _trunk_directions(joints3d: np.ndarray, joint_names: list[str]) -> np.ndarray:
+    """[F', 3] unit pelvis -> neck (else -> head) directions of the frames that have them."""
     top = next((n for n in ("neck", "head", "nose") if n in joint_names), None)
     if top is None or "pelvis" not in joint_names:
-        return Z_AXIS.copy()
+        return np.zeros((0, 3))
     d = normalize(joints3d[:, joint_names.index(top)] - joints3d[:, joint_names.index("pelvis")])
-    d = d[np.isfinite(d).all(-1)]
+    return d[np.isfinite(d).all(-1) & (np.linalg.norm(d, axis=-1) > 0.5)]
+
+
+def body_up(joints3d: np.ndarray, joint_names: list[str]) -> np.ndarray:
+    """[3] the median pelvis -> neck (else -> head) direction of the take."""
+    d = _trunk_directions(joints3d, joint_names)
     return normalize(np.median(d, axis=0)) if len(d) else Z_AXIS.copy()
 
 
-def prior_ups(body: np.ndarray) -> list[tuple[np.ndarray, str]]:
-    """Candidate prior up directions [3] with their source: the calibration axes within
-    ``AXIS_PRIOR_DEG`` of the body's up ``body``, nearest first, then the body's up."""
+def prior_ups(joints3d: np.ndarray, joint_names: list[str]) -> list[tuple[np.ndarray, str]]:
+    """Candidate prior up directions [3] with their source: each calibration axis along
+    which the body stands upright (pelvis -> neck within ``UPRIGHT_DEG``) in at least
+    ``UPRIGHT_SHARE`` of the frames, nearest the body's median up first, then that median."""
+    body = body_up(joints3d, joint_names)
     axes = np.concatenate([np.eye(3), -np.eye(3)])
-    cos = axes @ body
-    near = [i for i in np.argsort(-cos) if cos[i] >= np.cos(np.radians(AXIS_PRIOR_DEG))]
-    return [(axes[i], "calibration axis") for i in near] + [(normalize(body), "body up")]
+    d = _trunk_directions(joints3d, joint_names)  # [F', 3]
+    near = np.zeros(len(axes), bool)
+    if len(d):
+        share = (d @ axes.T > np.cos(np.radians(UPRIGHT_DEG))).mean(axis=0)
+        near = share >= UPRIGHT_SHARE
+    order = [i for i in np.argsort(-(axes @ body)) if near[i]]
+    return [(axes[i], "calibration axis") for i in order] + [(body, "body up")]
 
 
 def support_score(P: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -140,7 +154,7 @@ def estimate_floor(joints3d: np.ndarray, joint_names: list[str], fps: float,
         joints3d: [F, J, 3] gap-filled joints, metres.
     """
     opts = opts or ContactOptions()
-    priors = prior_ups(body_up(joints3d, joint_names))
+    priors = prior_ups(joints3d, joint_names)
     pts = foot_points(joint_names, "left") + foot_points(joint_names, "right")
     if not pts:
         prior, source = priors[0]

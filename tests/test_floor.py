@@ -10,9 +10,10 @@ from skelsplat.core.orientation import Z_AXIS, swing
 NAMES = ["pelvis", "neck", "left_heel", "left_toe", "right_heel", "right_toe"]
 
 
-def bow_on_one_leg(n_frames: int = 120, fps: float = 60.0, seed: int = 0) -> np.ndarray:
+def bow_on_one_leg(n_frames: int = 120, fps: float = 60.0, seed: int = 0,
+                   bow_deg: float = 50.0) -> np.ndarray:
     """[F, 6, 3] an actor on a Z-up floor (Z = 0) who stands on the left foot, swings the
-    right foot back and up by 0.8 m / 0.4 m and bows forward by up to 50 degrees meanwhile
+    right foot back and up by 0.8 m / 0.4 m and bows forward by up to ``bow_deg`` meanwhile
     (the bundled demo's move). The right foot stands 1 cm higher than the left (a detector's
     bias); correlated noise of 4 mm per coordinate."""
     t = np.arange(n_frames) / fps
@@ -21,7 +22,7 @@ def bow_on_one_leg(n_frames: int = 120, fps: float = 60.0, seed: int = 0) -> np.
     s = s * s * (3 - 2 * s)  # 0, eases to 1 (held over the middle half), back to 0
     X = np.zeros((n_frames, len(NAMES), 3))
     X[:, 0] = [0.0, 0.0, 0.9]
-    bow = np.radians(50.0) * s
+    bow = np.radians(bow_deg) * s
     X[:, 1] = X[:, 0] + 0.5 * np.stack([0 * bow, -np.sin(bow), np.cos(bow)], 1)
     X[:, 2], X[:, 3] = [0.1, 0.05, 0.07], [0.1, -0.15, 0.02]
     swing_back = np.stack([0 * s, 0.8 * s, 0.4 * s], 1)
@@ -67,8 +68,20 @@ def test_the_feet_tilt_the_floor_where_they_show_it() -> None:
     assert floor.fitted_normal
 
 
-def test_priors_are_the_calibration_axes_near_the_body_up_and_the_body_up() -> None:
-    body = np.array([0.0, -0.6, 0.8])  # 37 degrees from +Z, 53 from -Y
-    priors = prior_ups(body)
-    np.testing.assert_allclose([p for p, _ in priors], [[0, 0, 1.0], [0, -1.0, 0], body])
-    assert [s for _, s in priors] == ["calibration axis"] * 2 + ["body up"]
+def test_a_camera_frame_world_follows_the_upright_body() -> None:
+    """A world whose nearest axis is 20 degrees off the floor's normal (a camera's frame) and
+    an actor who stays upright: no axis is a prior, the body's up is."""
+    tilt = swing(Z_AXIS, np.array([0.0, np.sin(np.radians(20)), np.cos(np.radians(20))]))
+    X = bow_on_one_leg(bow_deg=0.0) @ tilt.T
+    floor = estimate_floor(X, NAMES, 60.0)
+    assert floor.prior == "body up"
+    # Measured 0.3 degrees (the old body-up floor: the same; a floor on the axis: 20).
+    assert _angle_deg(floor.up, tilt @ Z_AXIS) < 1.0, floor
+
+
+def test_priors_are_the_axes_the_body_stands_along_and_the_body_up() -> None:
+    X = bow_on_one_leg()  # upright (+Z) at the start and the end, bowed 50 degrees between
+    priors = prior_ups(X, NAMES)
+    np.testing.assert_allclose(priors[0][0], Z_AXIS)
+    assert [s for _, s in priors] == ["calibration axis", "body up"]
+    np.testing.assert_allclose(priors[1][0], body_up(X, NAMES))
