@@ -20,7 +20,14 @@ from ..core.armature import fill_gaps
 from ..core.errors import SkelsplatError
 from ..core.motion import Motion3D
 from ..core.retarget.bone_map import BoneMap, detect_preset, guess_bone_map, preset
-from ..core.retarget.solve import RetargetOptions, RetargetResult, TargetRig, retarget
+from ..core.retarget.solve import (
+    RetargetOptions,
+    RetargetResult,
+    TargetRig,
+    retarget,
+    shin_aiming,
+    thigh_reaching,
+)
 from .actions import new_action
 
 #: Custom properties stamped on every action we make (the takes list reads them).
@@ -108,12 +115,32 @@ def _has_constraints(armature: bpy.types.Object) -> bool:
     return any(len(pb.constraints) for pb in armature.pose.bones)
 
 
+def _legs(result: RetargetResult, bone_map: BoneMap) -> list[tuple[int, int, int, int | None]]:
+    """Per side, indices into ``result.bone_names`` of thigh, shin, foot and toe (or None)."""
+    at = {b: k for k, b in enumerate(result.bone_names)}
+    out = []
+    for s in (".L", ".R"):
+        k = [at.get(bone_map.bones.get(f"{r}{s}", "")) for r in ("thigh", "shin", "foot", "toe")]
+        if None not in k[:3]:
+            out.append((k[0], k[1], k[2], k[3]))
+    return out
+
+
 def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
-                     switches: dict[str, dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+                     switches: dict[str, dict[str, float]],
+                     legs: list[tuple[int, int, int, int | None]] = ()
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Basis keys that reach ``result.pose`` through Blender's own evaluation (constraints
-    included): per frame, bones are placed level by level from the root down."""
+    included). Per frame, bones are turned level by level from the root down, each at the
+    head where the rig puts it (only the carrier's location is keyed); then the carrier
+    shifts so the evaluated mid-thighs land where wanted, and each leg is corrected on the
+    rig as it evaluates: the thigh, from its evaluated head, reaches the
+    wanted ankle by two-bone IK, the shin aims at it, the foot and toe take their wanted
+    rotations (a rig whose thighs hang from constraint-driven helper bones, like Rigify's,
+    puts the hips centimetres from where the numbers expect them)."""
     pbs = [armature.pose.bones[n] for n in result.bone_names]
     keyed = set(result.bone_names)
+    carrier = result.bone_names.index(result.carrier)
 
     def level(pb: bpy.types.PoseBone) -> int:
         n, p = 0, pb.parent
@@ -133,16 +160,46 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
     F, K = result.pose.shape[:2]
     loc, quat = np.zeros((F, K, 3)), np.zeros((F, K, 4))
     view_layer = bpy.context.view_layer
+
+    def place(k: int, M: np.ndarray) -> None:
+        M = np.array(M, dtype=float)
+        if k != carrier:  # unkeyed locations stay: the head is where the rig puts it
+            M[:3, 3] = np.array(pbs[k].head)
+        pbs[k].matrix = Matrix(M.tolist())
+
     try:
         for f in range(F):
             for k, pb in enumerate(pbs):
                 q = result.quaternions[f, k]
-                pb.matrix_basis = Matrix.LocRotScale(result.locations[f, k], Quaternion(q), None)
+                t = result.locations[f, k] if k == carrier else saved_basis[k].to_translation()
+                pb.matrix_basis = Matrix.LocRotScale(t, Quaternion(q), None)
             view_layer.update()
             for lv in sorted(levels):
                 for k in levels[lv]:
-                    pbs[k].matrix = Matrix(result.pose[f, k].tolist())
+                    place(k, result.pose[f, k])
                 view_layer.update()
+            W = result.pose[f]
+            if legs:  # the carrier moves so the evaluated mid-thighs land where wanted
+                thighs = [leg[0] for leg in legs]
+                miss = (np.mean([W[k][:3, 3] for k in thighs], axis=0)
+                        - np.mean([np.array(pbs[k].head) for k in thighs], axis=0))
+                M = np.array(pbs[carrier].matrix)
+                M[:3, 3] += miss
+                pbs[carrier].matrix = Matrix(M.tolist())
+                view_layer.update()
+            for step in range(4):  # thighs, shins, feet, toes
+                for thigh, shin, foot, toe in legs:
+                    if step == 0:
+                        place(thigh, thigh_reaching(np.array(pbs[thigh].head), W[thigh],
+                                                    W[shin], W[foot]))
+                    elif step == 1:
+                        place(shin, shin_aiming(np.array(pbs[shin].head), W[shin], W[foot]))
+                    elif step == 2:
+                        place(foot, W[foot])
+                    elif toe is not None:
+                        place(toe, W[toe])
+                if legs:
+                    view_layer.update()
             for k, pb in enumerate(pbs):
                 t, r, _ = pb.matrix_basis.decompose()
                 loc[f, k], quat[f, k] = tuple(t), tuple(r)
@@ -219,7 +276,8 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
     action.use_fake_user = True
     if _has_constraints(target):
         report(0.4, "solving through the rig's constraints")
-        locations, quats = _evaluated_basis(target, result, bmap.settings)
+        locations, quats = _evaluated_basis(target, result, bmap.settings,
+                                            _legs(result, bmap))
     else:
         locations, quats = result.locations, result.quaternions
     frames = frame_start + motion.frame_numbers.astype(float)

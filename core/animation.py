@@ -152,7 +152,7 @@ def animate(motion: Motion3D, options: AnimationOptions | None = None) -> Animat
     if options.lock_feet and contacts:
         pose = lock_feet(plan, pose, contacts, options.blend_frames)
         P = forward_kinematics(plan, pose)
-    aligned_floor = Floor(up, 0.0, floor.n_points, floor.fitted_normal)
+    aligned_floor = Floor(up, 0.0, floor.n_points, floor.fitted_normal, floor.prior)
     metrics = animation_metrics(plan, P, Xa, valid, contacts, up, fps)
     metrics.rig_residual_mean_mm = rig_residual
     if options.floor == "keep":

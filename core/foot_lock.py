@@ -4,7 +4,8 @@ analytic two-bone IK.
 For every run of frames where a foot point (heel, toe) is planted, its target is its median
 horizontal position over the run (re-planted when a pivoting or shuffling point wanders off
 by more than ``replant_m``) at the run's contact height (a point rising more than
-``rise_m`` above it, a heel coming off, rises by the excess). Per
+``rise_m`` above it, a heel coming off, rises by the excess), never below the floor: a fit
+that sinks a foot through the floor for a whole contact would otherwise hold it there. Per
 frame, the foot (ankle bone) is placed so its planted points land on their targets: with
 heel and toe both planted the foot also turns so its heel -> toe line runs through both
 targets (toe target moved along that line to the rigid foot length); with one planted point
@@ -114,9 +115,10 @@ def lock_feet(plan: RigPlan, pose: RigPose, contacts: dict[str, FootContacts],
             for a, b in runs(fc.planted[:, k]):
                 for c, d in _segments(P[a:b, j, :2], replant_m):
                     targets[a + c:a + d, k, :2] = np.median(P[a + c:a + d, j, :2], axis=0)
-                # Height: the run's contact height; a point rising more than ``rise_m`` above
-                # it (heel-off) rises by the excess, so noise never lifts a planted point.
-                level = np.median(P[a:b, j, 2])
+                # Height: the run's contact height, on or above the floor; a point rising more
+                # than ``rise_m`` above it (heel-off) rises by the excess, so noise never lifts
+                # a planted point.
+                level = max(float(np.median(P[a:b, j, 2])), 0.0)
                 targets[a:b, k, 2] = level + np.maximum(0.0, P[a:b, j, 2] - level - rise_m)
         ankle_new = P[:, ia].copy()
         R_ank = rot[:, ba].copy()

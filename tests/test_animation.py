@@ -112,7 +112,9 @@ def test_walk_contacts_found_and_locked_feet_stay_put() -> None:
             assert step.max() < 1e-3, (n, step.max())  # metres: under 1 mm, every frame
     m = anim.metrics
     assert m.foot_skate_mm < 0.1 and m.bone_std_mm < 1e-6
-    assert m.penetration_mean_mm < 2.0  # measured 1.6 mm (3 mm noise)
+    # Planted points stand at their run's height but never below the floor: measured 0.0 mm
+    # (1.6 mm when a run below the floor kept its height).
+    assert m.penetration_mean_mm < 0.1
 
 
 def test_rigid_armature_keeps_lengths_and_follows_the_fit() -> None:

@@ -507,6 +507,30 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
         source_leg=src_leg, target_leg=tgt_leg)
 
 
+def thigh_reaching(hip: np.ndarray, thigh: np.ndarray, shin: np.ndarray, foot: np.ndarray
+                   ) -> np.ndarray:
+    """[4, 4] the thigh's pose matrix moved to ``hip`` [3] (where a rig's constraints put its
+    head) and turned so the leg still reaches the wanted ankle (``foot``'s head): two-bone
+    IK with the knee on the wanted knee's side. thigh, shin, foot: [4, 4] wanted pose
+    matrices (armature space, rotation and head)."""
+    h, k, a = thigh[:3, 3], shin[:3, 3], foot[:3, 3]
+    knee, _ = two_bone_ik(hip[None], k[None], a[None], float(np.linalg.norm(k - h)),
+                          float(np.linalg.norm(a - k)))
+    out = np.array(thigh, dtype=float)
+    out[:3, :3] = swing(k - h, knee[0] - hip) @ out[:3, :3]
+    out[:3, 3] = hip
+    return out
+
+
+def shin_aiming(knee: np.ndarray, shin: np.ndarray, foot: np.ndarray) -> np.ndarray:
+    """[4, 4] the shin's pose matrix moved to ``knee`` [3] and turned to aim at the wanted
+    ankle (``foot``'s head); shin, foot: [4, 4] wanted pose matrices."""
+    out = np.array(shin, dtype=float)
+    out[:3, :3] = swing(foot[:3, 3] - shin[:3, 3], foot[:3, 3] - knee) @ out[:3, :3]
+    out[:3, 3] = knee
+    return out
+
+
 def segment_directions(heads: np.ndarray, rig: TargetRig, bone_map: BoneMap
                        ) -> dict[str, np.ndarray]:
     """Unit directions [F, 3] of each mapped limb segment (role head -> next role head)."""
