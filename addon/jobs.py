@@ -126,9 +126,12 @@ class Job:
 def field_hint(option: str | None) -> str:
     """`` (Field Name)``: the panel's field for the setting an error names (core speaks of
     the setting's meaning; the add-on names its own control)."""
-    scene_type = getattr(bpy.types, "SKELSPLAT_PG_scene", None)
-    prop = scene_type.bl_rna.properties.get(option) if option and scene_type else None
-    return f" ({prop.name})" if prop is not None else ""
+    for name in ("SKELSPLAT_PG_scene", "SKELSPLAT_PG_calibration"):
+        owner = getattr(bpy.types, name, None)
+        prop = owner.bl_rna.properties.get(option) if option and owner else None
+        if prop is not None:
+            return f" ({prop.name})"
+    return ""
 
 
 #: Running and just-finished jobs by kind.

@@ -3,8 +3,9 @@
 Readers check syntax; these functions check meaning. Each either raises a
 :class:`~skelsplat.core.errors.SkelsplatError` subclass (the input cannot give a correct
 result) or returns warnings (the result may be poor; the front end shows them). Messages
-speak of the option's meaning ("frame rate", "joint set"); the front ends name their own
-control (``--fps`` in the CLI, the panel's field in Blender) through the ``name`` arguments.
+speak of the option's meaning ("frame rate", "joint set") and name the option
+(``SkelsplatError.option``); the front ends add their own control (``--fps`` in the CLI, the
+panel's field in Blender).
 
 - :func:`check_rate` / :func:`check_cutoff`: frame rate and smoothing cut-off (0, negative,
   NaN, inf; a cut-off at or above the Nyquist frequency fps / 2).

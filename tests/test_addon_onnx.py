@@ -79,7 +79,7 @@ def test_onnx_detector_runs_from_the_panel_fields(registered, blob_capture, tmp_
     # c1: joints 0, 3, 6, ... on the red blob, 1, 4, ... green, 2, 5, ... blue (within 3 px)
     truth = blob_capture["centres"][np.arange(17) % 3]  # [J, 2]
     for f in range(N_FRAMES):
-        err = np.linalg.norm(kp.data[f, 0, :, :2] - (truth + [4.0 * f, 0.0]), axis=-1)
+        err = np.linalg.norm(kp.data[f, 0, :, :2] - (truth + np.array([4.0 * f, 0.0])), axis=-1)
         assert err.max() < 3.0, (f, err.max())
     assert (kp.data[:, 1, :, 2] == 0).all()  # c2 is black: nobody there
     # the same detections as the core call with the same options (cached: same numbers)

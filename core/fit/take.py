@@ -75,7 +75,7 @@ def _device(options: FitOptions) -> bool:
     cuda = torch.cuda.is_available()
     if options.device == "cuda" and not cuda:
         raise FitError("device 'cuda' requested but no CUDA GPU is available; "
-                       "use --device auto or cpu")
+                       "choose the device auto or cpu", option="device")
     return cuda
 
 
