@@ -189,26 +189,14 @@ def fit_take(
     covs[~valid] = np.nan
     joints, raw, skeleton, cutoffs = _skeleton_and_smoothing(
         means, valid, weight, kp, rig, opts, timings, report, check_cancel)
-    timings["outputs"] = time.perf_counter() - t0
     flips = None if swaps is None else swaps.flipped
     err, uncorrected = _reprojection_errors(rig, joints, valid, kp, flips)
     raw_err = err.copy() if opts.smooth == "off" else \
         _reprojection_errors(rig, raw, valid, kp, flips)[0]
+    timings["outputs"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    diagnostics = {
-        "mode": opts.mode, "renderer": opts.renderer, "device": opts.device,
-        "smooth": opts.smooth, "frames": F, "views": V, "joints": J,
-        "iterations_mean": float(iters.mean()), "iterations_max": int(iters.max(initial=0)),
-        "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
-        np.isfinite(losses).any() else float("nan"), "final_loss": losses,
-        "init_valid": int(ini.valid0.sum()), "bridged": int(ini.bridged.sum()),
-        "temporal_outliers": int(ini.jumps.sum()), "bone_rejected": int(ini.implausible.sum()),
-        "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
-        "skeleton": None if skeleton is None else skeleton.as_dict(),
-        **_swap_counts(swaps, rig, uncorrected),
-        "fit_valid": int(valid.sum()), "timings_s": timings,
-        "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
-    }
+    diagnostics = _diagnostics(opts, kp, ini, valid, iters, losses, skeleton, cutoffs,
+                               _swap_counts(swaps, rig, uncorrected), timings)
     report(1.0, f"fitted {F} frames")
     return FitResult(joints, covs, valid, err, ini.init, diagnostics, kp.joints.name,
                      list(rig.names), kp.fps, kp.frame_numbers.copy(), raw,
@@ -459,6 +447,27 @@ def _reprojection_errors(rig: Rig, joints: np.ndarray, valid: np.ndarray, kp: Ke
             raw_s = raw_s[(obs[..., 2] > 0) & np.isfinite(raw_s)]
             raw_sum, raw_n = raw_sum + float(raw_s.sum()), raw_n + raw_s.size
     return err, raw_sum / raw_n if raw_n else float("nan")
+
+
+def _diagnostics(opts: FitOptions, kp: Keypoints2D, ini: _Init, valid: np.ndarray,
+                 iters: np.ndarray, losses: np.ndarray, skeleton, cutoffs, swap_counts: dict,
+                 timings: dict[str, float]) -> dict:
+    """``FitResult.diagnostics``: settings, counts, iterations, losses, timings."""
+    F, V, J = kp.shape
+    return {
+        "mode": opts.mode, "renderer": opts.renderer, "device": opts.device,
+        "smooth": opts.smooth, "frames": F, "views": V, "joints": J,
+        "iterations_mean": float(iters.mean()), "iterations_max": int(iters.max(initial=0)),
+        "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
+        np.isfinite(losses).any() else float("nan"), "final_loss": losses,
+        "init_valid": int(ini.valid0.sum()), "bridged": int(ini.bridged.sum()),
+        "temporal_outliers": int(ini.jumps.sum()), "bone_rejected": int(ini.implausible.sum()),
+        "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
+        "skeleton": None if skeleton is None else skeleton.as_dict(),
+        **swap_counts,
+        "fit_valid": int(valid.sum()), "timings_s": timings,
+        "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
+    }
 
 
 def _swap_counts(swaps, rig: Rig, uncorrected_px: float) -> dict:
