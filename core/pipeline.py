@@ -53,7 +53,7 @@ from .errors import Cancelled, ExportError, SkelsplatError
 from .keypoints.multiview import Keypoints2D
 from .motion import Motion3D
 from .sanity import check_rig
-from .stages import TakeSettings
+from .stages import ProgressFn, TakeSettings
 
 if TYPE_CHECKING:  # matplotlib and torch load only when a run starts
     from .fit import FitResult
@@ -66,8 +66,6 @@ STAGES = ("calibration", "footage", "detect", "keypoints", "fit", "animate", "ex
 #: Files of the Blender stage and of the export stage.
 BLENDER_FILES = ("take.blend", "take.fbx", "take.bvh")
 EXPORT_FILES = ("joints.npz", "joints.trc")
-
-ProgressFn = Callable[[float, str], None]
 
 
 class Reporter(Protocol):

@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import test_addon_session
 
 pytestmark = pytest.mark.bpy
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 N_FRAMES = 4
-
-
-@pytest.fixture
-def registered(empty_scene):
-    import skelsplat
-    from skelsplat.addon import jobs, session
-
-    skelsplat.register()
-    yield empty_scene
-    jobs.clear()
-    session.KEYPOINTS.clear()
-    session.MOTIONS.clear()
-    skelsplat.unregister()
+registered = test_addon_session.registered  # the add-on registered, then cleared
 
 
 @pytest.fixture(scope="module")
