@@ -113,12 +113,16 @@ def _summary(kp) -> str:
     return f"{F} frames x {V} views x {J} joints ({kp.joint_set}), {detected:.0f}% detected"
 
 
+def _calibration_file(props) -> Path:
+    if not props.calibration_path:
+        raise SkelsplatError("import a capture (calibration file) first")
+    return _abspath(props.calibration_path)
+
+
 def _rig(props):
     from ..core.calibration import read_calibration
 
-    if not props.calibration_path:
-        raise SkelsplatError("import a capture (calibration file) first")
-    return read_calibration(_abspath(props.calibration_path))
+    return read_calibration(_calibration_file(props))
 
 
 def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", model: str = "",
@@ -268,11 +272,9 @@ def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
         if not props.keypoints_path:
             raise SkelsplatError("detect or import 2D keypoints first")
         keypoints = load_keypoints(scene, props.keypoints_path)
-    if not props.calibration_path:
-        raise SkelsplatError("import a capture (calibration file) first")
     settings = TakeSettings(fit=FitOptions(mode=mode, device=device, smooth=smooth))
     found: list[str] = []
-    rig = read_rig(_abspath(props.calibration_path), found.append)
+    rig = read_rig(_calibration_file(props), found.append)
     keypoints = prepare_keypoints(keypoints, rig, settings, warn=found.append)  # errors stop here
     for text in found:
         if text not in {w.name for w in props.warnings}:
