@@ -126,9 +126,15 @@ class Job:
 def field_hint(option: str | None) -> str:
     """`` (Field Name)``: the panel's field for the setting an error names (core speaks of
     the setting's meaning; the add-on names its own control)."""
-    for name in ("SKELSPLAT_PG_scene", "SKELSPLAT_PG_calibration"):
-        owner = getattr(bpy.types, name, None)
-        prop = owner.bl_rna.properties.get(option) if option and owner else None
+    pointer = bpy.types.Scene.bl_rna.properties.get("skelsplat") if option else None
+    if pointer is None:  # not registered
+        return ""
+    scene_rna = pointer.fixed_type
+    owners = [scene_rna]
+    if "calibration" in scene_rna.properties:
+        owners.append(scene_rna.properties["calibration"].fixed_type)
+    for rna in owners:
+        prop = rna.properties.get(option)
         if prop is not None:
             return f" ({prop.name})"
     return ""

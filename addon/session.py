@@ -94,13 +94,14 @@ def import_capture(scene: bpy.types.Scene, calibration_path: str, footage_path: 
 def load_keypoints(scene: bpy.types.Scene, keypoints_path: str, fmt: str = "auto",
                    joint_set: str = ""):
     """Read a keypoint file (any core format) as the take's 2D keypoints."""
-    from ..core.keypoints import read_keypoints
+    from ..core.stages import TakeSettings, read_keypoints_file
 
     if not keypoints_path:
         raise SkelsplatError("choose a keypoint file or folder first")
     props = _props(scene)
     rig = _rig(props) if props.calibration_path else None
-    kp = read_keypoints(_abspath(keypoints_path), fmt=fmt, joint_set=joint_set or None, rig=rig)
+    kp = read_keypoints_file(_abspath(keypoints_path), rig, TakeSettings(), fmt=fmt,
+                             joint_set=joint_set or None)
     KEYPOINTS[scene.name] = kp
     props.keypoints_path = keypoints_path
     props.keypoints_summary = _summary(kp)

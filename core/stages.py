@@ -129,11 +129,11 @@ def detect_keypoints(take: Take, settings: TakeSettings, progress: ProgressFn | 
     return keypoints
 
 
-def read_keypoints_file(path: str | Path | Sequence[str | Path], rig: Rig,
+def read_keypoints_file(path: str | Path | Sequence[str | Path], rig: Rig | None,
                         settings: TakeSettings, fmt: str = "auto",
                         joint_set: str | None = None) -> Keypoints2D:
     """Precomputed 2D keypoints (any format of ``read_keypoints``) named like ``rig``'s
-    cameras, shifted by the settings' offsets."""
+    cameras (None: as the file names them), shifted by the settings' offsets."""
     from .keypoints import read_keypoints
 
     if not isinstance(path, (str, Path)) and len(path) == 1:

@@ -93,5 +93,5 @@ def test_a_missing_model_file_is_a_job_error_naming_the_file(registered, blob_ca
         == {"FINISHED"}  # the job starts; its worker names the file
     assert not jobs.running("detect")
     assert "nope.onnx" in scene.skelsplat.last_error
-    assert "not found" in scene.skelsplat.last_error
+    assert "not found (Model File)" in scene.skelsplat.last_error  # the field to fix
     assert "--model" not in scene.skelsplat.last_error
