@@ -186,8 +186,11 @@ class RunResult:
     Attributes:
         inputs: the resolved inputs.
         rig: the calibration used (reconciled to the footage).
-        keypoints: 2D keypoints aligned to ``rig`` [F, V, J, 3].
-        fit: the fitter's result (``FitResult``).
+        keypoints: the 2D keypoints the fit got, aligned to ``rig`` [F, V, J, 3], at the
+            take's frame rate (as detected: the fitter's swap corrections are
+            ``fit.swap_flips``).
+        fit: the fitter's result (``FitResult``: joints, both reprojection errors, swap
+            flips, skeleton).
         motion: canonical motion written to joints.npz / joints.trc.
         summary: headline numbers (``RunSummary``), as printed and in report.html.
         files: every file written.
