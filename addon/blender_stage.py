@@ -38,6 +38,10 @@ overwrite=False) -> Path``
 
 ``save_blend(path, *, overwrite=False) -> Path``
     Save the current file (``.blend``), refusing to clobber unless ``overwrite``.
+
+``run_blender_job(job, progress) -> list[Path]``
+    The Blender stage of the main job (``core.pipeline.BlenderStage``): from an empty scene,
+    the cameras, the baked armature, then FBX, BVH and .blend.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from .capture import CaptureScene, build_scene
 from .export import export_bvh, export_fbx
 
 __all__ = ["BakeResult", "CaptureScene", "bake_motion", "build_scene", "export_bvh",
-           "export_fbx", "save_blend"]
+           "export_fbx", "run_blender_job", "save_blend"]
 
 
 def save_blend(path: str | Path, *, overwrite: bool = False) -> Path:
@@ -67,3 +71,29 @@ def save_blend(path: str | Path, *, overwrite: bool = False) -> Path:
     if "FINISHED" not in result:
         raise ExportError(f"{path}: Blender could not save the file")
     return path
+
+
+def run_blender_job(job, progress) -> list[Path]:
+    """The Blender stage handed to ``core.pipeline.run_pipeline``: build the scene, bake the
+    motion and export FBX, BVH and .blend (``job``: ``core.pipeline.BlenderJob``;
+    ``progress(fraction, message)``).
+
+    Starts from an empty scene (the headless Blender's startup file has a cube, a light and
+    a camera), so take.blend holds only the take. Returns [blend, fbx, bvh].
+    """
+    bpy.ops.wm.read_homefile(use_empty=True)
+    progress(0.05, "building cameras")
+    videos = list(job.videos.values()) if job.videos else None
+    build_scene(job.rig, videos, take_name=job.take_name, fps=job.fps,
+                frame_count=job.motion.n_frames, offsets=job.offsets)
+    progress(0.3, "baking armature and ellipsoids")
+    bake = bake_motion(job.motion, take_name=job.take_name, animation=job.animation)
+    progress(0.6, "exporting FBX")
+    fbx = export_fbx(job.fbx, armature=bake.armature, frame_range=bake.frame_range,
+                     overwrite=job.overwrite)
+    progress(0.75, "exporting BVH")
+    bvh = export_bvh(job.bvh, armature=bake.armature, frame_range=bake.frame_range,
+                     overwrite=job.overwrite)
+    progress(0.9, "saving .blend")
+    blend = save_blend(job.blend, overwrite=job.overwrite)
+    return [Path(blend), Path(fbx), Path(bvh)]

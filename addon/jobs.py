@@ -69,8 +69,8 @@ class Job:
             out = self.work(self._progress, self.cancel_event)
         except Cancelled:
             self._queue.put(("cancelled", None, ""))
-        except SkelsplatError as exc:
-            self._queue.put(("error", None, str(exc)))
+        except SkelsplatError as exc:  # the field to fix is named on the main thread
+            self._queue.put(("error", getattr(exc, "option", None), str(exc)))
         except Exception as exc:  # a bug: keep the traceback in the console too
             traceback.print_exc()
             self._queue.put(("error", None, f"{type(exc).__name__}: {exc}"))
@@ -106,20 +106,38 @@ class Job:
             elif kind == "cancelled":
                 self.state, self.message = "cancelled", f"{self.kind} cancelled"
             elif kind == "error":
-                self.state, self.error = "error", text
+                self.state, self.error = "error", text + field_hint(payload)
             elif self.cancel_event.is_set():
                 self.state, self.message = "cancelled", f"{self.kind} cancelled"
             else:
                 try:
                     self.result = self.on_done(payload)
                 except SkelsplatError as exc:
-                    self.state, self.error = "error", str(exc)
+                    self.state = "error"
+                    self.error = str(exc) + field_hint(getattr(exc, "option", None))
                 except Exception as exc:
                     traceback.print_exc()
                     self.state, self.error = "error", f"{type(exc).__name__}: {exc}"
                 else:
                     self.state, self.progress = "done", 1.0
                     self.message = f"{self.kind} finished"
+
+
+def field_hint(option: str | None) -> str:
+    """`` (Field Name)``: the panel's field for the setting an error names (core speaks of
+    the setting's meaning; the add-on names its own control)."""
+    pointer = bpy.types.Scene.bl_rna.properties.get("skelsplat") if option else None
+    if pointer is None:  # not registered
+        return ""
+    scene_rna = pointer.fixed_type
+    owners = [scene_rna]
+    if "calibration" in scene_rna.properties:
+        owners.append(scene_rna.properties["calibration"].fixed_type)
+    for rna in owners:
+        prop = rna.properties.get(option)
+        if prop is not None:
+            return f" ({prop.name})"
+    return ""
 
 
 #: Running and just-finished jobs by kind.

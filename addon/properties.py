@@ -45,6 +45,8 @@ DETECTOR_ITEMS = [
     ("mediapipe", "MediaPipe", "MediaPipe Pose (bundled model)"),
     ("onnx", "ONNX", "Top-down ONNX model (RTMPose style)"),
 ]
+MODEL_DESCRIPTION = ("The ONNX pose model file (top-down, RTMPose style, COCO-17 joints) "
+                     "the ONNX detector runs")
 DEVICE_DESCRIPTION = "Where the fit runs"
 MODE_DESCRIPTION = "Fitting schedule: fast (windowed) or the authors' reference settings"
 SMOOTH_DESCRIPTION = "Temporal smoothing of the fitted joints (the raw joints are kept)"
@@ -100,6 +102,8 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
     keypoints_summary: StringProperty(name="Keypoints", description="What is loaded")
     detector: EnumProperty(name="Detector", default="mediapipe", items=DETECTOR_ITEMS,
                            description="2D keypoint detector run on the footage")
+    model: StringProperty(name="Model File", subtype="FILE_PATH", options=RELATIVE_PATH,
+                          description=MODEL_DESCRIPTION)
 
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
                          description=DEVICE_DESCRIPTION)
@@ -107,6 +111,10 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                        description=MODE_DESCRIPTION)
     smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
                          description=SMOOTH_DESCRIPTION)
+    reprojection_px: FloatProperty(
+        name="Reprojection Error", default=float("nan"), precision=2,
+        description="Mean reprojection error of the delivered motion of the last fit (px): "
+                    "the number the run summary and report.html show")
     motion_path: StringProperty(name="Fit", subtype="FILE_PATH", options=RELATIVE_PATH,
                                 description="The last fit (SkelSplat motion NPZ), relative to "
                                             "the .blend when it is saved")

@@ -94,13 +94,14 @@ def import_capture(scene: bpy.types.Scene, calibration_path: str, footage_path: 
 def load_keypoints(scene: bpy.types.Scene, keypoints_path: str, fmt: str = "auto",
                    joint_set: str = ""):
     """Read a keypoint file (any core format) as the take's 2D keypoints."""
-    from ..core.keypoints import read_keypoints
+    from ..core.stages import TakeSettings, read_keypoints_file
 
     if not keypoints_path:
         raise SkelsplatError("choose a keypoint file or folder first")
     props = _props(scene)
     rig = _rig(props) if props.calibration_path else None
-    kp = read_keypoints(_abspath(keypoints_path), fmt=fmt, joint_set=joint_set or None, rig=rig)
+    kp = read_keypoints_file(_abspath(keypoints_path), rig, TakeSettings(), fmt=fmt,
+                             joint_set=joint_set or None)
     KEYPOINTS[scene.name] = kp
     props.keypoints_path = keypoints_path
     props.keypoints_summary = _summary(kp)
@@ -113,29 +114,41 @@ def _summary(kp) -> str:
     return f"{F} frames x {V} views x {J} joints ({kp.joint_set}), {detected:.0f}% detected"
 
 
+def _calibration_file(props) -> Path:
+    if not props.calibration_path:
+        raise SkelsplatError("import a capture (calibration file) first")
+    return _abspath(props.calibration_path)
+
+
 def _rig(props):
     from ..core.calibration import read_calibration
 
-    if not props.calibration_path:
-        raise SkelsplatError("import a capture (calibration file) first")
-    return read_calibration(_abspath(props.calibration_path))
+    return read_calibration(_calibration_file(props))
 
 
-def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", synchronous: bool = False):
-    """Detect 2D keypoints in the take's footage in the background (cached per video)."""
+def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", model: str = "",
+                 synchronous: bool = False):
+    """Detect 2D keypoints in the take's footage in the background (cached per video).
+
+    ``detector``: ``mediapipe`` or ``onnx``; ``model``: the ONNX model file (``onnx`` only;
+    may be relative to the .blend).
+    """
+    from ..core.detect import DetectOptions
+    from ..core.stages import TakeSettings, detect_keypoints, read_footage, read_rig
+
     props = _props(scene)
     if not props.footage_path:
         raise SkelsplatError("import a capture with footage first")
     calibration, footage = _abspath(props.calibration_path), _abspath(props.footage_path)
-    name, pair_by_order = scene.name, props.pair_by_order
+    settings = TakeSettings(
+        detect=DetectOptions(backend=detector, model=_abspath(model) if model else None),
+        pair_by_order=props.pair_by_order)
+    settings.detect.check()  # a missing model file is named now, not by the job
+    name = scene.name
 
     def work(progress, cancel: threading.Event):
-        from ..core.calibration import read_calibration
-        from ..core.detect import detect_take
-        from ..core.footage import read_take
-
-        take = read_take(footage, read_calibration(calibration), allow_sorted=pair_by_order)
-        return detect_take(take, backend=detector, workers=1, progress=progress, cancel=cancel)
+        take = read_footage(footage, read_rig(calibration), settings)
+        return detect_keypoints(take, settings, progress=progress, cancel=cancel)
 
     def on_done(kp):
         KEYPOINTS[name] = kp
@@ -246,38 +259,40 @@ def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
               smooth: str = "auto", synchronous: bool = False):
     """Fit the take's keypoints in the background; the motion is stored when it finishes.
 
-    The scene is not changed until the fit succeeds; a cancelled or failed fit leaves it
-    exactly as it was (apart from the status line).
+    The same stages as ``skelsplat run`` and ``skelsplat fit`` (``core.stages``): the
+    keypoints are checked and given the take's frame rate here, so the same take gives the
+    same joints from every front end. The scene is not changed until the fit succeeds; a
+    cancelled or failed fit leaves it exactly as it was (apart from the status line).
     """
+    from ..core.fit import FitOptions
+    from ..core.stages import TakeSettings, fit_keypoints, prepare_keypoints, read_rig
+
     props = _props(scene)
     keypoints = KEYPOINTS.get(scene.name)
     if keypoints is None:
         if not props.keypoints_path:
             raise SkelsplatError("detect or import 2D keypoints first")
         keypoints = load_keypoints(scene, props.keypoints_path)
-    rig = _rig(props)
-    from ..core.sanity import check_baselines, check_keypoints
-
-    check_baselines(rig)  # cameras at one spot: nothing to triangulate
-    keypoints, found = check_keypoints(keypoints.aligned_to(rig), rig)  # errors stop here
+    settings = TakeSettings(fit=FitOptions(mode=mode, device=device, smooth=smooth))
+    found: list[str] = []
+    rig = read_rig(_calibration_file(props), found.append)
+    keypoints = prepare_keypoints(keypoints, rig, settings, warn=found.append)  # errors stop here
     for text in found:
         if text not in {w.name for w in props.warnings}:
             props.warnings.add().name = text
     name = scene.name
-    options = {"mode": mode, "device": device, "smooth": smooth}
 
     def work(progress, cancel: threading.Event):
-        from ..core.fit import FitOptions, fit_take
+        result = fit_keypoints(keypoints, rig, settings, progress=progress, cancel=cancel)
+        return result, result.to_motion(canonical=True)
 
-        result = fit_take(keypoints, rig, FitOptions(**options), progress=progress,
-                          cancel=cancel)
-        return result.to_motion(canonical=True)
-
-    def on_done(motion):
+    def on_done(done):
+        result, motion = done
         MOTIONS[name] = motion
         target = bpy.data.scenes.get(name)
         if target is not None:
             store_fit(target, motion)
+            _props(target).reprojection_px = result.mean_reprojection_px
         return motion
 
     return jobs.start("fit", work, on_done, scene=scene, synchronous=synchronous)

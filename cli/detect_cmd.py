@@ -78,36 +78,28 @@ def _pairs(items: list[str], flag: str, as_int: bool) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.atomic import check_writable
-    from ..core.detect import detect_take
+    from ..core.detect import DetectOptions
     from ..core.errors import ExportError
-    from ..core.footage import read_take
+    from ..core.stages import TakeSettings, detect_keypoints, read_footage, read_rig
 
     out = Path(args.out)
     target = out / "keypoints.npz"
     if target.exists() and not args.overwrite:
-        raise ExportError(f"{str(target)!r} exists; pass --overwrite to replace it")
+        raise ExportError(f"{str(target)!r} exists; allow overwriting to replace it",
+                          option="overwrite")
+    settings = TakeSettings(
+        detect=DetectOptions(backend=args.backend, model=args.model, joint_set=args.joint_set,
+                             use_cache=not args.no_cache, cache_dir=args.cache_dir,
+                             workers=args.workers),
+        offsets=_pairs(args.offsets, "--offsets", True),
+        mapping=_pairs(args.map, "--map", False), pair_by_order=args.pair_by_order)
+    settings.detect.check()
     check_writable(out)  # before detecting: a read-only folder fails now, not after
     set_verbose(args.verbose)
-    rig = None
-    if args.calibration:
-        from ..core.calibration import read_calibration
-
-        rig = read_calibration(args.calibration)
-    videos = args.videos[0] if len(args.videos) == 1 else args.videos
-    take = read_take(videos, rig, mapping=_pairs(args.map, "--map", False),
-                     offsets=_pairs(args.offsets, "--offsets", True),
-                     allow_sorted=args.pair_by_order)
-    for w in take.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    options = {}
-    if args.backend == "onnx":
-        options = {"model": args.model, "joint_set": args.joint_set}
-
+    rig = read_rig(args.calibration, _warn) if args.calibration else None
+    take = read_footage(args.videos, rig, settings, _warn)
     with StageProgress("detect") as bar:
-        kp = detect_take(take, args.backend, options, use_cache=not args.no_cache,
-                         cache_dir=args.cache_dir, workers=args.workers, progress=bar.update)
-    for w in kp.meta["warnings"][len(take.warnings):]:
-        print(f"warning: {w}", file=sys.stderr)
+        kp = detect_keypoints(take, settings, progress=bar.update, warn=_warn)
     from ..core.keypoints import write_keypoints_npz
 
     write_keypoints_npz(kp, target, overwrite=True)  # existence checked before detecting
@@ -124,3 +116,7 @@ def run(args: argparse.Namespace) -> int:
         for line in estimate_offsets(kp).lines():
             print("  " + line)
     return 0
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

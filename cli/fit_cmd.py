@@ -34,9 +34,23 @@ def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                              "acceleration penalty, in fast mode when the frame rate is known, "
                              "else off), off, whittaker, butterworth, robust (the unsmoothed "
                              "joints are kept in the NPZ)")
-    parser.add_argument(cutoff_flag, type=float, default=None, metavar="HZ",
+    parser.add_argument(cutoff_flag, dest="smooth_cutoff_hz", type=float, default=None,
+                        metavar="HZ",
                         help="smoothing cut-off frequency (default: chosen per joint from the "
                              "data by cross-validation)")
+
+
+def fit_options(args: argparse.Namespace, **extra):
+    """``FitOptions`` of the arguments :func:`add_fit_arguments` added (plus ``extra``);
+    the frame rate and the cut-off are checked first, so the user sees what is wrong with
+    them rather than a bare option error."""
+    from ..core.fit.options import FitOptions
+    from ..core.sanity import check_cutoff, check_rate
+
+    check_rate(args.fps, "the frame rate")
+    check_cutoff(args.smooth_cutoff_hz, args.fps, "the smoothing cut-off")
+    return FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
+                      smooth_cutoff_hz=args.smooth_cutoff_hz, **extra)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -73,50 +87,41 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from ..core.atomic import check_writable
-    from ..core.calibration import read_calibration
     from ..core.errors import ExportError
-    from ..core.export3d import MOTION_SUFFIXES, write_motion
-    from ..core.fit import FitOptions, fit_take
-    from ..core.keypoints import read_keypoints
-    from ..core.sanity import check_cutoff, check_keypoints, check_rate, check_rig
+    from ..core.export3d import MOTION_SUFFIXES
+    from ..core.stages import (
+        TakeSettings,
+        export_motion,
+        fit_keypoints,
+        prepare_keypoints,
+        read_keypoints_file,
+        read_rig,
+    )
 
     out = Path(args.out)
     if out.suffix.lower() not in MOTION_SUFFIXES:
         raise ExportError(f"{out}: unknown motion format {out.suffix or '(no suffix)'!r}; "
                           f"expected one of {MOTION_SUFFIXES}")
     if out.exists() and not args.overwrite:
-        raise ExportError(f"{out} exists; pass --overwrite to replace it")
-    fps = check_rate(args.fps, "--fps")
-    check_cutoff(args.cutoff, fps, "--cutoff")
+        raise ExportError(f"{out} exists; allow overwriting to replace it", option="overwrite")
+    settings = TakeSettings(fit=fit_options(args, skeleton=args.skeleton), fps=args.fps)
     check_writable(out.parent)  # before any work: a read-only folder fails now, not later
-    rig = read_calibration(args.calibration)
-    for message in check_rig(rig):
-        print(f"warning: {message}", file=sys.stderr)
-    paths = args.keypoints[0] if len(args.keypoints) == 1 else args.keypoints
-    keypoints = read_keypoints(paths, fmt=args.keypoint_format,
-                               joint_set=None if args.joint_set == "auto" else args.joint_set,
-                               rig=rig)
-    if fps is not None:
-        keypoints.fps = fps
-    if out.suffix.lower() in (".trc", ".c3d") and keypoints.fps is None:
-        raise ExportError(f"{out}: {out.suffix.lower()[1:].upper()} needs a frame rate and "
-                          f"the keypoints carry none; pass --fps")
-    check_cutoff(args.cutoff, keypoints.fps, "--cutoff")
-    keypoints, warnings = check_keypoints(keypoints.aligned_to(rig), rig)
-    for message in warnings:
-        print(f"warning: {message}", file=sys.stderr)
-    options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
-                         smooth_cutoff_hz=args.cutoff, skeleton=args.skeleton)
+    rig = read_rig(args.calibration, _warn)
+    keypoints = read_keypoints_file(args.keypoints, rig, settings, fmt=args.keypoint_format,
+                                    joint_set=None if args.joint_set == "auto"
+                                    else args.joint_set)
+    keypoints = prepare_keypoints(keypoints, rig, settings, warn=_warn)
     t0 = time.perf_counter()
     with StageProgress("fit", enabled=not args.quiet) as bar:
-        result = fit_take(keypoints, rig, options, progress=bar.update)
+        result = fit_keypoints(keypoints, rig, settings, progress=bar.update)
     elapsed = time.perf_counter() - t0
     motion = result.to_motion(canonical=True)
+    paths = args.keypoints[0] if len(args.keypoints) == 1 else args.keypoints
     motion.meta.update({"calibration": str(args.calibration), "keypoints": str(paths)})
-    path = write_motion(motion, out, overwrite=args.overwrite)
+    path = export_motion(motion, out, overwrite=args.overwrite)
     F = motion.n_frames
-    err = result.reprojection_error_px
-    mean_err = f"{float(_nanmean(err)):.2f} px" if err.size else "n/a"
+    mean_px = result.mean_reprojection_px
+    mean_err = f"{mean_px:.2f} px" if mean_px == mean_px else "n/a"
     print(f"fitted {F} frames x {result.joints3d.shape[1]} joints ({result.joint_set}) from "
           f"{len(rig)} cameras in {elapsed:.1f} s ({F / max(elapsed, 1e-9):.1f} frames/s); "
           f"valid {100 * motion.coverage:.1f} %, mean reprojection error {mean_err}; "
@@ -124,7 +129,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _nanmean(x):
-    import numpy as np
-
-    return np.nanmean(x) if np.isfinite(x).any() else float("nan")
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

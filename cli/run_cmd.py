@@ -3,8 +3,10 @@
 Stages: calibration -> footage -> detect (cached; or read keypoints) -> fit -> export joints
 -> bake and export in headless Blender -> report; one progress bar per stage on stderr, then
 the closing summary on stdout (the same numbers report.html shows). The orchestration lives
-in ``core.pipeline``; this module adds the argument parsing, the progress bars and the
-Blender stage (``addon.blender_stage`` in ``bpy``, imported only when that stage runs).
+in ``core.pipeline`` (its stages in ``core.stages``); this module adds the argument parsing
+and the progress bars, and hands the pipeline the Blender stage
+(``addon.blender_stage.run_blender_job`` in headless ``bpy``, imported only when that stage
+runs), with Blender's own prints kept off stdout.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      "report.html (with PNG figures) into the output folder."),
     )
     src = p.add_argument_group("input (none: the bundled demo take)")
-    src.add_argument("--take", metavar="DIR",
+    src.add_argument("--take", dest="take_dir", metavar="DIR",
                      help="take folder with calibration/ and videos/")
     src.add_argument("--videos", nargs="+", metavar="PATH",
                      help="video files, or one folder of videos (matched to cameras by name)")
@@ -45,10 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--fps", type=float, metavar="N",
                      help="frame rate of the take (default: from the keypoints or the videos)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", help="output folder (default skelsplat_out/<take>)")
-    out.add_argument("--name", metavar="TAKE", help="take name (default: from the folder)")
+    out.add_argument("--out", dest="out_dir", metavar="DIR",
+                     help="output folder (default skelsplat_out/<take>)")
+    out.add_argument("--name", dest="take_name", metavar="TAKE",
+                     help="take name (default: from the folder)")
     out.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    out.add_argument("--no-blender", action="store_true",
+    out.add_argument("--no-blender", dest="blender", action="store_false",
                      help="skip the Blender stage (no take.blend / take.fbx / take.bvh)")
     out.add_argument("--report-frames", type=int, default=3, metavar="N",
                      help="footage frames per camera drawn in the report (default 3)")
@@ -166,69 +170,54 @@ def _stdout_to_stderr():
 
 
 def blender_stage(job, progress) -> list[Path]:
-    """Build the scene, bake the motion and export FBX, BVH and .blend in headless Blender.
-
-    Starts from an empty scene (the headless Blender's startup file has a cube, a light and
-    a camera), so take.blend holds only the take.
-    """
-    with _stdout_to_stderr():
-        return _blender_stage(job, progress)
-
-
-def _blender_stage(job, progress) -> list[Path]:
+    """The Blender stage of ``run`` (``addon.blender_stage.run_blender_job``: an empty scene,
+    the cameras, the baked armature, FBX, BVH and .blend), with Blender's prints kept off
+    stdout."""
     from ..core.errors import SkelsplatError
 
     try:
-        import bpy
-    except ImportError:
+        from ..addon.blender_stage import run_blender_job
+    except ImportError as exc:
+        if exc.name != "bpy":
+            raise
         raise SkelsplatError("the Blender stage needs headless Blender (bpy): install "
-                             "requirements/blender.txt, or pass --no-blender") from None
+                             "requirements/blender.txt, or skip the stage",
+                             option="blender") from None
+    with _stdout_to_stderr():
+        return run_blender_job(job, progress)
 
-    from ..addon import blender_stage as bl
 
-    bpy.ops.wm.read_homefile(use_empty=True)
-    progress(0.05, "building cameras")
-    videos = list(job.videos.values()) if job.videos else None
-    bl.build_scene(job.rig, videos, take_name=job.take_name, fps=job.fps,
-                   frame_count=job.motion.n_frames, offsets=job.offsets)
-    progress(0.3, "baking armature and ellipsoids")
-    bake = bl.bake_motion(job.motion, take_name=job.take_name, animation=job.animation)
-    progress(0.6, "exporting FBX")
-    fbx = bl.export_fbx(job.fbx, armature=bake.armature, frame_range=bake.frame_range,
-                        overwrite=job.overwrite)
-    progress(0.75, "exporting BVH")
-    bvh = bl.export_bvh(job.bvh, armature=bake.armature, frame_range=bake.frame_range,
-                        overwrite=job.overwrite)
-    progress(0.9, "saving .blend")
-    blend = bl.save_blend(job.blend, overwrite=job.overwrite)
-    return [Path(blend), Path(fbx), Path(bvh)]
+def run_options(args: argparse.Namespace):
+    """The ``RunOptions`` of the parsed arguments (one ``TakeSettings`` inside)."""
+    from ..core.detect import DetectOptions
+    from ..core.pipeline import RunOptions
+    from ..core.stages import TakeSettings
+    from .fit_cmd import fit_options
+
+    settings = TakeSettings(
+        detect=DetectOptions(backend=args.backend, model=args.model,
+                             use_cache=not args.no_cache, cache_dir=args.cache_dir),
+        fit=fit_options(args), fps=args.fps, offsets=_parse_offsets(args.offsets),
+        pair_by_order=args.pair_by_order)
+    return RunOptions(
+        videos=args.videos, calibration=args.calibration, take_dir=args.take_dir,
+        keypoints=args.keypoints, out_dir=args.out_dir, take_name=args.take_name,
+        overwrite=args.overwrite, settings=settings, blender=args.blender,
+        report_frames=args.report_frames, rest_pose=args.rest_pose, floor=args.floor,
+        lock_feet=not args.no_foot_lock)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.pipeline import RunOptions, run_pipeline
-    from ..core.sanity import check_cutoff, check_rate
+    from ..core.pipeline import run_pipeline
 
-    check_rate(args.fps, "--fps")
-    check_cutoff(args.smooth_cutoff, args.fps, "--smooth-cutoff")
+    options = run_options(args)
     set_verbose(args.verbose)
-
-    options = RunOptions(
-        videos=args.videos, calibration=args.calibration, take_dir=args.take,
-        keypoints=args.keypoints, out_dir=args.out, take_name=args.name,
-        overwrite=args.overwrite, device=args.device, mode=args.mode, smooth=args.smooth,
-        smooth_cutoff_hz=args.smooth_cutoff,
-        backend=args.backend, model=args.model, offsets=_parse_offsets(args.offsets),
-        fps=args.fps,
-        use_cache=not args.no_cache, cache_dir=args.cache_dir, blender=not args.no_blender,
-        report_frames=args.report_frames, pair_by_order=args.pair_by_order,
-        rest_pose=args.rest_pose, floor=args.floor, lock_feet=not args.no_foot_lock,
-    )
     reporter = TqdmReporter()
     handler = _WarningsToReporter(reporter)
     logger = logging.getLogger("skelsplat")
     logger.addHandler(handler)
     try:
-        result = run_pipeline(options, blender_stage=None if args.no_blender else blender_stage,
+        result = run_pipeline(options, blender_stage=blender_stage if options.blender else None,
                               reporter=reporter)
     finally:
         logger.removeHandler(handler)

@@ -1,7 +1,7 @@
 """The main job, stage by stage: calibration -> footage -> detect (or read keypoints) -> fit
--> export joints -> Blender (bake, FBX, BVH, .blend) -> report. bpy-free: the Blender stage
-is a callable handed in by the caller (the CLI passes one that drives ``addon.blender_stage`` in
-headless Blender).
+-> export joints -> Blender (bake, FBX, BVH, .blend) -> report, each a named step over the
+shared stages of ``core.stages``. bpy-free: the Blender stage is a callable handed in by the
+caller (the CLI passes ``addon.blender_stage.run_blender_job``, run in headless Blender).
 
 Inputs (:class:`RunOptions`, resolved once by :func:`resolve_inputs`):
 
@@ -34,6 +34,7 @@ the same :class:`~skelsplat.core.report.RunSummary`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -51,10 +52,12 @@ from .camera import Rig
 from .errors import Cancelled, ExportError, SkelsplatError
 from .keypoints.multiview import Keypoints2D
 from .motion import Motion3D
-from .sanity import check_cutoff, check_keypoints, check_rate, check_rig
+from .sanity import check_rig
+from .stages import ProgressFn, TakeSettings
 
 if TYPE_CHECKING:  # matplotlib and torch load only when a run starts
     from .fit import FitResult
+    from .footage import Take
     from .report import RunSummary
 
 #: Stage names in run order (keys of the timing table).
@@ -63,8 +66,6 @@ STAGES = ("calibration", "footage", "detect", "keypoints", "fit", "animate", "ex
 #: Files of the Blender stage and of the export stage.
 BLENDER_FILES = ("take.blend", "take.fbx", "take.bvh")
 EXPORT_FILES = ("joints.npz", "joints.trc")
-
-ProgressFn = Callable[[float, str], None]
 
 
 class Reporter(Protocol):
@@ -108,16 +109,11 @@ class RunOptions:
             that already holds files, so a re-run never replaces an earlier one).
         take_name: name of the take (default: from the folder / file names).
         overwrite: replace existing outputs.
-        device, mode, smooth, smooth_cutoff_hz: fitter settings (``FitOptions``).
-        backend, model: 2D detector (``mediapipe`` or ``onnx`` with a model file).
-        offsets: camera -> frame offset (take frame t = video frame t + offset).
-        fps: frame rate of the take, overriding the keypoints' and the footage's.
-        use_cache: reuse cached detections.
-        cache_dir: detection cache folder (default: ``.skelsplat_cache`` beside the footage).
+        settings: how the take is processed (``core.stages.TakeSettings``: the detector
+            and its cache, the fitter, frame rate, offsets, video pairing), the same object
+            ``skelsplat fit``, ``skelsplat detect`` and the add-on's jobs use.
         blender: run the Blender stage (armature, ellipsoids, FBX, BVH, .blend).
         report_frames: footage frames per camera in the report's overlays.
-        pair_by_order: pair videos whose names do not match the cameras in sorted file-name
-            order (listed in a warning); otherwise only matching names are paired.
         rest_pose, floor, lock_feet: the animation (``AnimationOptions``): armature rest
             pose ``"T"``/``"A"``, floor ``"align"`` (Z = 0, +Z up) or ``"keep"`` (calibration
             world), planted feet locked.
@@ -130,19 +126,9 @@ class RunOptions:
     out_dir: str | Path | None = None
     take_name: str | None = None
     overwrite: bool = False
-    device: str = "auto"
-    mode: str = "fast"
-    smooth: str = "auto"
-    smooth_cutoff_hz: float | None = None
-    backend: str = "mediapipe"
-    model: str | Path | None = None
-    offsets: dict[str, int] | None = None
-    fps: float | None = None
-    use_cache: bool = True
-    cache_dir: str | Path | None = None
+    settings: TakeSettings = field(default_factory=TakeSettings)
     blender: bool = True
     report_frames: int = 3
-    pair_by_order: bool = False
     rest_pose: str = "T"
     floor: str = "align"
     lock_feet: bool = True
@@ -200,8 +186,11 @@ class RunResult:
     Attributes:
         inputs: the resolved inputs.
         rig: the calibration used (reconciled to the footage).
-        keypoints: 2D keypoints aligned to ``rig`` [F, V, J, 3].
-        fit: the fitter's result (``FitResult``).
+        keypoints: the 2D keypoints the fit got, aligned to ``rig`` [F, V, J, 3], at the
+            take's frame rate (as detected: the fitter's swap corrections are
+            ``fit.swap_flips``).
+        fit: the fitter's result (``FitResult``: joints, both reprojection errors, swap
+            flips, skeleton).
         motion: canonical motion written to joints.npz / joints.trc.
         summary: headline numbers (``RunSummary``), as printed and in report.html.
         files: every file written.
@@ -263,8 +252,9 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
 
         take_dir = demo_take_dir()
         if not take_dir.is_dir():
-            raise SkelsplatError(f"the bundled demo take is missing ({take_dir}); pass "
-                                 "--take DIR or --calibration with --videos/--keypoints")
+            raise SkelsplatError(f"the bundled demo take is missing ({take_dir}); give a "
+                                 "take folder, or a calibration file with videos or keypoints",
+                                 option="take_dir")
     name = options.take_name
     calibration = Path(options.calibration) if options.calibration else None
     videos = [Path(v) for v in options.videos] if options.videos else None
@@ -281,10 +271,11 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
                     raise  # footage is optional only when the keypoints are given
         name = name or take_dir.resolve().name
     if calibration is None:
-        raise SkelsplatError("no calibration: pass --calibration FILE (or --take DIR)")
+        raise SkelsplatError("no calibration: give a calibration file (or a take folder)",
+                             option="calibration")
     if videos is None and keypoints is None:
-        raise SkelsplatError("nothing to fit: pass --videos (footage) and/or --keypoints "
-                             "(precomputed 2D keypoints)")
+        raise SkelsplatError("nothing to fit: give the videos (footage) and/or precomputed "
+                             "2D keypoints", option="videos")
     for p in [calibration, *(videos or []), *([keypoints] if keypoints else [])]:
         if not p.exists():
             raise SkelsplatError(f"{str(p)!r} does not exist")
@@ -295,13 +286,9 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
         videos = list_videos(folder)
         if not videos:
             raise SkelsplatError(f"no video files in folder {str(folder)!r}")
-    check_rate(options.fps, "the frame rate")
-    check_cutoff(options.smooth_cutoff_hz, options.fps, "the smoothing cut-off")
+    options.settings.check()
     if keypoints is None:
-        if options.backend == "onnx" and not options.model:
-            raise SkelsplatError("the onnx detector needs a model file: pass --model FILE.onnx")
-        if options.backend != "onnx" and options.model:
-            raise SkelsplatError(f"--model is for --backend onnx, not {options.backend!r}")
+        options.settings.detect.check()
     if not name:
         if videos:
             folder = videos[0].resolve().parent
@@ -315,13 +302,15 @@ def resolve_inputs(options: RunOptions) -> ResolvedInputs:
     else:
         out_dir = _fresh_default_out_dir(Path("skelsplat_out") / name, options.overwrite)
     if out_dir.exists() and not out_dir.is_dir():
-        raise SkelsplatError(f"output folder {str(out_dir)!r} is a file; pass --out DIR")
+        raise SkelsplatError(f"output folder {str(out_dir)!r} is a file; choose a folder",
+                             option="out_dir")
     return ResolvedInputs(name, calibration, videos, keypoints, out_dir)
 
 
 def _fresh_default_out_dir(base: Path, overwrite: bool) -> Path:
     """The default output folder: ``base``, or ``base-2``, ``base-3``... when ``base`` already
-    holds files (an explicit ``--out`` is never renamed; it refuses to clobber instead)."""
+    holds files (an explicit output folder is never renamed; it refuses to clobber
+    instead)."""
     if overwrite or _is_free(base):
         return base
     n = 2
@@ -457,7 +446,8 @@ def check_outputs(paths: Sequence[Path], overwrite: bool) -> None:
     if existing:
         shown = ", ".join(p.name for p in existing[:6]) + (" ..." if len(existing) > 6 else "")
         raise ExportError(f"{existing[0].parent}: {len(existing)} output file(s) exist "
-                          f"({shown}); pass --overwrite to replace them or choose --out")
+                          f"({shown}); allow overwriting to replace them, or choose another "
+                          "output folder", option="overwrite")
 
 
 # --------------------------------------------------------------------------- stages
@@ -491,16 +481,6 @@ class _Stages:
 
     def skip(self, name: str) -> None:
         self.reporter.stage_finished(name, 0.0, skipped=True)
-
-
-def _fit_joint_set_joints(fit: FitResult, keypoints: Keypoints2D) -> np.ndarray:
-    """[F, J, 3] fitted joints in the keypoints' joint set (for reprojection errors)."""
-    joints = np.asarray(fit.joints3d, dtype=float)
-    valid = np.asarray(fit.valid, dtype=bool)
-    F, _, J = keypoints.shape
-    if joints.shape != (F, J, 3):
-        raise SkelsplatError(f"fit returned joints {joints.shape}, expected {(F, J, 3)}")
-    return np.where(valid[..., None], joints, np.nan)
 
 
 def run_pipeline(
@@ -547,157 +527,165 @@ def run_pipeline(
     return result
 
 
+class _Run:
+    """One run in progress: its options, inputs, staging folder, stage timer and warnings."""
+
+    def __init__(self, options: RunOptions, inputs: ResolvedInputs, staging: Path,
+                 reporter: Reporter | None, cancel: Any | None) -> None:
+        self.options = options
+        self.settings = options.settings
+        self.inputs = inputs
+        self.out = staging
+        self.reporter = reporter or SilentReporter()
+        self.stages = _Stages(self.reporter, cancel)
+        self.cancel = cancel
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            self.reporter.warn(message)
+
+
 def _run_stages(options: RunOptions, inputs: ResolvedInputs, staging: Path,
                 blender_stage: BlenderStage | None, reporter: Reporter | None,
                 cancel: Any | None) -> RunResult:
     """Every stage; outputs go into ``staging`` (``inputs.out_dir`` is only checked)."""
-    from .calibration import read_calibration
-    from .export3d import write_motion
-    from .fit import FitOptions, fit_take
-    from .report import make_figures, summarize, write_report
-    from .report.summary import relative_files
-
-    reporter = reporter or SilentReporter()
-    stages = _Stages(reporter, cancel)
-    warnings: list[str] = []
-
-    def warn(msg: str) -> None:
-        warnings.append(msg)
-        reporter.warn(msg)
-
+    run = _Run(options, inputs, staging, reporter, cancel)
     use_blender = options.blender and blender_stage is not None
-
-    with stages.stage("calibration", "reading calibration") as progress:
-        rig = read_calibration(inputs.calibration)
-        progress(1.0, f"{len(rig)} cameras")
-    for w in check_rig(rig):
-        warn(w)
-    check_outputs(planned_outputs(inputs.out_dir, rig.names, use_blender), options.overwrite)
-    out_dir = staging
-
-    take = None
-    if inputs.videos:
-        from .footage import read_take
-
-        with stages.stage("footage", "reading footage") as progress:
-            take = read_take(inputs.videos, rig, offsets=options.offsets,
-                             allow_sorted=options.pair_by_order)
-            rig = take.rig
-            for w in take.warnings:
-                warn(w)
-            progress(1.0, f"{len(take.videos)} videos, {take.n_frames} frames at "
-                          f"{take.fps:g} fps")
+    rig = _calibration_step(run, use_blender)
+    take = _footage_step(run, rig)
+    if take is not None:
+        rig = take.rig  # image sizes reconciled to the footage
+    keypoints = _keypoints_step(run, rig, take)
+    fit, motion = _fit_step(run, keypoints, rig)
+    animation = _animate_step(run, motion)
+    files = _export_step(run, motion)
+    if use_blender:
+        files += _blender_step(run, blender_stage, rig, take, motion, animation)
     else:
-        stages.skip("footage")
+        run.stages.skip("blender")
+    summary, report_files = _report_step(run, rig, take, keypoints, fit, motion, animation,
+                                         files)
+    return RunResult(inputs, rig, keypoints, fit, motion, summary, [*files, *report_files],
+                     dict(run.stages.timings), run.warnings)
 
-    if inputs.keypoints is not None:
-        stages.skip("detect")
-        from .keypoints import read_keypoints
 
-        with stages.stage("keypoints", "reading 2D keypoints") as progress:
-            keypoints = read_keypoints(inputs.keypoints, rig=rig, offsets=options.offsets)
+def _calibration_step(run: _Run, use_blender: bool) -> Rig:
+    """Read and check the calibration; refuse to clobber the outputs (before any work)."""
+    from .calibration import read_calibration
+
+    with run.stages.stage("calibration", "reading calibration") as progress:
+        rig = read_calibration(run.inputs.calibration)
+        progress(1.0, f"{len(rig)} cameras")
+    for message in check_rig(rig):
+        run.warn(message)
+    check_outputs(planned_outputs(run.inputs.out_dir, rig.names, use_blender),
+                  run.options.overwrite)
+    return rig
+
+
+def _footage_step(run: _Run, rig: Rig) -> Take | None:
+    """The videos matched to the cameras (None without footage)."""
+    from .stages import read_footage
+
+    if not run.inputs.videos:
+        run.stages.skip("footage")
+        return None
+    with run.stages.stage("footage", "reading footage") as progress:
+        take = read_footage(run.inputs.videos, rig, run.settings, run.warn)
+        progress(1.0, f"{len(take.videos)} videos, {take.n_frames} frames at {take.fps:g} fps")
+    return take
+
+
+def _keypoints_step(run: _Run, rig: Rig, take: Take | None) -> Keypoints2D:
+    """Read the keypoints file, or detect in the footage; then prepare them for the fit."""
+    from .stages import detect_keypoints, prepare_keypoints, read_keypoints_file
+
+    if run.inputs.keypoints is not None:
+        run.stages.skip("detect")
+        with run.stages.stage("keypoints", "reading 2D keypoints") as progress:
+            keypoints = read_keypoints_file(run.inputs.keypoints, rig, run.settings)
             progress(1.0, f"{keypoints.shape[0]} frames, {keypoints.joint_set}")
     else:
-        from .detect import detect_take
+        with run.stages.stage("detect", "detecting 2D keypoints") as progress:
+            keypoints = detect_keypoints(take, run.settings, progress, run.cancel, run.warn)
+    return prepare_keypoints(keypoints, rig, run.settings, take, run.warn)
 
-        with stages.stage("detect", "detecting 2D keypoints") as progress:
-            det_options = {"model": str(options.model)} if options.model else {}
-            keypoints = detect_take(take, backend=options.backend, options=det_options,
-                                    use_cache=options.use_cache,
-                                    cache_dir=options.cache_dir, progress=progress,
-                                    cancel=cancel)
-            for w in keypoints.meta.get("warnings", []):
-                if w not in take.warnings:
-                    warn(str(w))
-    keypoints = keypoints.aligned_to(rig)
-    if take is not None:
-        keypoints = _restrict_to_take(keypoints, take.frame_numbers, warn)
-    keypoints, found = check_keypoints(keypoints, rig, offsets=options.offsets)
-    for w in found:
-        warn(w)
-    fps = options.fps or keypoints.fps or (take.fps if take is not None else None)
-    if not fps:
-        fps = 30.0
-        warn("the keypoints carry no frame rate; assuming 30 fps (give the take's frame rate)")
-    check_cutoff(options.smooth_cutoff_hz, fps, "the smoothing cut-off")
-    if keypoints.fps != fps:
-        keypoints = Keypoints2D(keypoints.data, keypoints.camera_names, keypoints.joint_set,
-                                keypoints.frame_numbers, fps, keypoints.source,
-                                dict(keypoints.meta))
 
-    with stages.stage("fit", "fitting the Gaussian skeleton") as progress:
-        fit_options = FitOptions(mode=options.mode, device=options.device, smooth=options.smooth,
-                                 smooth_cutoff_hz=options.smooth_cutoff_hz)
-        fit = fit_take(keypoints, rig, fit_options, progress=progress, cancel=cancel)
+def _fit_step(run: _Run, keypoints: Keypoints2D, rig: Rig) -> tuple[FitResult, Motion3D]:
+    """The fit and its canonical motion (frame rate and frame numbers set by the fit)."""
+    from .stages import fit_keypoints
+
+    with run.stages.stage("fit", "fitting the Gaussian skeleton") as progress:
+        fit = fit_keypoints(keypoints, rig, run.settings, progress, run.cancel)
         motion = fit.to_motion(canonical=True)
-        if motion.fps is None:
-            motion.fps = fps
-        if motion.n_frames == keypoints.shape[0]:
-            motion.frame_numbers = keypoints.frame_numbers.copy()
-    joints_kp = _fit_joint_set_joints(fit, keypoints)
-    with stages.stage("animate", "rigid skeleton, contacts, floor") as progress:
-        from .animation import AnimationOptions, animate
+    return fit, motion
 
-        animation = animate(motion, AnimationOptions(rest_pose=options.rest_pose,
-                                                     floor=options.floor,
-                                                     lock_feet=options.lock_feet))
-        for w in animation.warnings:
-            warn(w)
+
+def _animate_step(run: _Run, motion: Motion3D) -> Any:
+    """The rigid skeleton's animation (rest pose, floor, contacts, foot lock)."""
+    from .animation import AnimationOptions, animate
+
+    with run.stages.stage("animate", "rigid skeleton, contacts, floor") as progress:
+        animation = animate(motion, AnimationOptions(rest_pose=run.options.rest_pose,
+                                                     floor=run.options.floor,
+                                                     lock_feet=run.options.lock_feet))
+        for message in animation.warnings:
+            run.warn(message)
         progress(1.0, f"{len(animation.plan.bone_names)} bones")
+    return animation
+
+
+def _export_step(run: _Run, motion: Motion3D) -> list[Path]:
+    """joints.npz and joints.trc (before the Blender stage: a Blender failure never loses
+    the fit)."""
+    from .stages import export_motion
 
     files: list[Path] = []
-    with stages.stage("export", "writing joints") as progress:
+    with run.stages.stage("export", "writing joints") as progress:
         for i, name in enumerate(EXPORT_FILES):
-            files.append(write_motion(motion, out_dir / name, overwrite=options.overwrite))
+            files.append(export_motion(motion, run.out / name, run.options.overwrite))
             progress((i + 1) / len(EXPORT_FILES), name)
+    return files
 
-    if use_blender:
-        with stages.stage("blender", "baking in headless Blender") as progress:
-            videos = ({v.camera: v.path for v in take.videos} if take is not None else None)
-            offsets = ({v.camera: v.offset for v in take.videos} if take is not None
-                       else {c: 0 for c in rig.names})
-            job = BlenderJob(rig, motion, inputs.take_name, videos, offsets, float(fps),
-                             out_dir / BLENDER_FILES[0], out_dir / BLENDER_FILES[1],
-                             out_dir / BLENDER_FILES[2], options.overwrite, animation)
-            files += blender_stage(job, progress)
-    else:
-        stages.skip("blender")
 
-    from .report import REPORT_NAME, figure_names
+def _blender_step(run: _Run, blender_stage: BlenderStage, rig: Rig, take: Take | None,
+                  motion: Motion3D, animation: Any) -> list[Path]:
+    """Hand the Blender stage its job (armature, FBX, BVH, .blend)."""
+    with run.stages.stage("blender", "baking in headless Blender") as progress:
+        videos = {v.camera: v.path for v in take.videos} if take is not None else None
+        offsets = ({v.camera: v.offset for v in take.videos} if take is not None
+                   else {c: 0 for c in rig.names})
+        job = BlenderJob(rig, motion, run.inputs.take_name, videos, offsets, float(motion.fps),
+                         run.out / BLENDER_FILES[0], run.out / BLENDER_FILES[1],
+                         run.out / BLENDER_FILES[2], run.options.overwrite, animation)
+        return list(blender_stage(job, progress))
 
-    report_files = [out_dir / n for n in (REPORT_NAME, *figure_names(rig.names))]
+
+def _report_step(run: _Run, rig: Rig, take: Take | None, keypoints: Keypoints2D,
+                 fit: FitResult, motion: Motion3D, animation: Any, files: list[Path]
+                 ) -> tuple[RunSummary, list[Path]]:
+    """The summary (terminal and report.html) and report.html with its figures."""
+    from .report import REPORT_NAME, figure_names, make_figures, summarize, write_report
+    from .report.summary import relative_files
+
+    report_files = [run.out / n for n in (REPORT_NAME, *figure_names(rig.names))]
     # The report judges the fit against the labels it used: detections after the fitter's
     # multi-view left/right swap correction (what was relabelled is listed in the details).
     keypoints = _with_swaps_corrected(keypoints, fit)
-    summary = summarize(inputs.take_name, rig, keypoints.data, joints_kp, motion,
-                        keypoints.joint_set, animation=animation)
-    with stages.stage("report", "drawing the report") as progress:
+    summary = summarize(run.inputs.take_name, rig, keypoints.data, None, motion,
+                        keypoints.joint_set, animation=animation,
+                        reprojection_error_px=fit.reprojection_error_px)
+    with run.stages.stage("report", "drawing the report") as progress:
         reader = _frame_reader(take) if take is not None else None
-        figures = make_figures(out_dir, summary, rig, keypoints, motion, reader,
-                               n_frames=options.report_frames, progress=progress)
-    summary.timings_s = dict(stages.timings)
-    summary.files = relative_files([*files, *report_files], out_dir)
-    details = _details(inputs, options, fit, keypoints.meta)
-    write_report(out_dir, summary, figures, details, warnings)
-    files += report_files
-    return RunResult(inputs, rig, keypoints, fit, motion, summary, files,
-                     dict(stages.timings), warnings)
-
-
-def _restrict_to_take(keypoints: Keypoints2D, frames: np.ndarray,
-                      warn: Callable[[str], None]) -> Keypoints2D:
-    """Keep only keypoint rows whose frame the footage covers."""
-    keep = np.isin(keypoints.frame_numbers, frames)
-    if keep.all():
-        return keypoints
-    if not keep.any():
-        raise SkelsplatError(f"{keypoints.source}: no keypoint frame lies in the footage's "
-                             f"frames {int(frames[0])}..{int(frames[-1])}")
-    warn(f"{int((~keep).sum())} keypoint frames lie outside the footage and are ignored")
-    rows = np.flatnonzero(keep)
-    return Keypoints2D(keypoints.data[rows], keypoints.camera_names, keypoints.joint_set,
-                       keypoints.frame_numbers[rows], keypoints.fps, keypoints.source,
-                       dict(keypoints.meta))
+        figures = make_figures(run.out, summary, rig, keypoints, motion, reader,
+                               n_frames=run.options.report_frames, progress=progress)
+    summary.timings_s = dict(run.stages.timings)
+    summary.files = relative_files([*files, *report_files], run.out)
+    details = _details(run.inputs, run.settings, fit, keypoints.meta)
+    write_report(run.out, summary, figures, details, run.warnings)
+    return summary, report_files
 
 
 def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
@@ -717,27 +705,27 @@ def _frame_reader(take: Any) -> Callable[[str, int], np.ndarray | None]:
 
 def _with_swaps_corrected(keypoints: Keypoints2D, fit: FitResult) -> Keypoints2D:
     """The detections relabelled by the fitter's swap correction (unchanged when none)."""
-    diag = getattr(fit, "diagnostics", None) or {}
-    flips = diag.get("swap_flips")
-    if flips is None or not np.any(flips):
+    if fit.swap_flips is None or not np.any(fit.swap_flips):
         return keypoints
     from .swaps import apply_flips
 
-    data = apply_flips(keypoints.data, np.asarray(flips, dtype=bool), keypoints.joint_set)
-    return Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
-                       keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
-                       dict(keypoints.meta))
+    data = apply_flips(keypoints.data, fit.swap_flips, keypoints.joint_set)
+    return dataclasses.replace(keypoints, data=data, camera_names=list(keypoints.camera_names),
+                               frame_numbers=keypoints.frame_numbers.copy(),
+                               meta=dict(keypoints.meta))
 
 
-def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
+def _details(inputs: ResolvedInputs, settings: TakeSettings, fit: FitResult,
              keypoints_meta: dict) -> dict[str, str]:
+    """The report's details table: inputs, calibration quality, detection, fit."""
+    diag = fit.diagnostics
     out = {
         "calibration": str(inputs.calibration),
         "footage": ", ".join(str(v) for v in inputs.videos) if inputs.videos else "none",
         "keypoints": str(inputs.keypoints) if inputs.keypoints else
-        f"detected ({options.backend})",
-        "fit": f"mode {options.mode}, device {fit.diagnostics.get('device', options.device)}, "
-               f"smoothing {fit.diagnostics.get('smooth', options.smooth)}",
+        f"detected ({settings.detect.backend})",
+        "fit": f"mode {settings.fit.mode}, device {diag.get('device', settings.fit.device)}, "
+               f"smoothing {diag.get('smooth', settings.fit.smooth)}",
     }
     from .calibration.quality import calibration_error_details
 
@@ -748,15 +736,13 @@ def _details(inputs: ResolvedInputs, options: RunOptions, fit: FitResult,
             out[f"detection {st['camera']}"] = (
                 f"{st.get('frames_with_person')}/{st.get('frames')} frames with a person, "
                 f"mean confidence {st.get('mean_confidence', float('nan')):.2f}, {src}")
-    diag = getattr(fit, "diagnostics", None)
-    if isinstance(diag, dict):
-        per_cam = diag.get("swaps_per_camera")
-        if isinstance(per_cam, dict):
-            out["left/right swaps corrected"] = (
-                f"{diag.get('swaps_view_frames', 0)} view-frames relabelled ("
-                + ", ".join(f"{c}: {n}" for c, n in per_cam.items()) + ")")
-        for key in ("mode", "device", "renderer", "iterations_mean", "frames_per_second"):
-            if key in diag:
-                value = diag[key]
-                out[f"fit {key}"] = f"{value:.1f}" if isinstance(value, float) else str(value)
+    per_cam = diag.get("swaps_per_camera")
+    if isinstance(per_cam, dict):
+        out["left/right swaps corrected"] = (
+            f"{diag.get('swaps_view_frames', 0)} view-frames relabelled ("
+            + ", ".join(f"{c}: {n}" for c, n in per_cam.items()) + ")")
+    for key in ("mode", "device", "renderer", "iterations_mean", "frames_per_second"):
+        if key in diag:
+            value = diag[key]
+            out[f"fit {key}"] = f"{value:.1f}" if isinstance(value, float) else str(value)
     return out

@@ -3,8 +3,9 @@
 Readers check syntax; these functions check meaning. Each either raises a
 :class:`~skelsplat.core.errors.SkelsplatError` subclass (the input cannot give a correct
 result) or returns warnings (the result may be poor; the front end shows them). Messages
-speak of the option's meaning ("frame rate", "joint set"); the front ends name their own
-control (``--fps`` in the CLI, the panel's field in Blender) through the ``name`` arguments.
+speak of the option's meaning ("frame rate", "joint set") and name the option
+(``SkelsplatError.option``); the front ends add their own control (``--fps`` in the CLI, the
+panel's field in Blender).
 
 - :func:`check_rate` / :func:`check_cutoff`: frame rate and smoothing cut-off (0, negative,
   NaN, inf; a cut-off at or above the Nyquist frequency fps / 2).
@@ -57,23 +58,26 @@ _SAMPLE_FRAMES = 200
 
 
 # ------------------------------------------------------------------------------ rates
-def check_rate(value: float | None, name: str = "the frame rate") -> float | None:
-    """``value`` as a float (None passes through); SkelsplatError unless positive and finite."""
+def check_rate(value: float | None, name: str = "the frame rate",
+               option: str | None = "fps") -> float | None:
+    """``value`` as a float (None passes through); SkelsplatError (naming ``option``) unless
+    positive and finite."""
     if value is None:
         return None
     try:
         rate = float(value)
     except (TypeError, ValueError):
         raise SkelsplatError(f"{name} must be a number of frames per second, got "
-                             f"{value!r}") from None
+                             f"{value!r}", option=option) from None
     if not math.isfinite(rate) or rate <= 0:
         raise SkelsplatError(f"{name} must be a positive, finite number of frames per second, "
-                             f"got {rate:g}")
+                             f"got {rate:g}", option=option)
     return rate
 
 
 def check_cutoff(cutoff_hz: float | None, fps: float | None,
-                 name: str = "the smoothing cut-off") -> float | None:
+                 name: str = "the smoothing cut-off",
+                 option: str | None = "smooth_cutoff_hz") -> float | None:
     """``cutoff_hz`` as a float (None passes through: chosen from the data); SkelsplatError
     unless positive, finite and below the Nyquist frequency ``fps / 2`` (when fps is known)."""
     if cutoff_hz is None:
@@ -81,12 +85,14 @@ def check_cutoff(cutoff_hz: float | None, fps: float | None,
     try:
         hz = float(cutoff_hz)
     except (TypeError, ValueError):
-        raise SkelsplatError(f"{name} must be a frequency in Hz, got {cutoff_hz!r}") from None
+        raise SkelsplatError(f"{name} must be a frequency in Hz, got {cutoff_hz!r}",
+                             option=option) from None
     if not math.isfinite(hz) or hz <= 0:
-        raise SkelsplatError(f"{name} must be a positive, finite frequency in Hz, got {hz:g}")
+        raise SkelsplatError(f"{name} must be a positive, finite frequency in Hz, got {hz:g}",
+                             option=option)
     if fps is not None and math.isfinite(fps) and hz >= fps / 2:
         raise SkelsplatError(f"{name} ({hz:g} Hz) must be below half the frame rate "
-                             f"({fps:g} fps / 2 = {fps / 2:g} Hz)")
+                             f"({fps:g} fps / 2 = {fps / 2:g} Hz)", option=option)
     return hz
 
 

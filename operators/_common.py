@@ -6,23 +6,15 @@ from collections.abc import Callable
 
 import bpy
 
+from ..addon import jobs
 from ..core.errors import SkelsplatError
 
 
 def field_hint(op: bpy.types.Operator, option: str | None) -> str:
     """`` (Field Name)``: the operator's or the panel's field for the setting an error
     names (core speaks of the setting's meaning; the add-on names its own control)."""
-    if not option:
-        return ""
-    owners = [op.properties.bl_rna]
-    scene_type = getattr(bpy.types, "SKELSPLAT_PG_scene", None)
-    if scene_type is not None:
-        owners.append(scene_type.bl_rna)
-    for rna in owners:
-        prop = rna.properties.get(option)
-        if prop is not None:
-            return f" ({prop.name})"
-    return ""
+    prop = op.properties.bl_rna.properties.get(option) if option else None
+    return f" ({prop.name})" if prop is not None else jobs.field_hint(option)
 
 
 def run_action(op: bpy.types.Operator, action: Callable[[], object], done: str = ""

@@ -12,6 +12,7 @@ from ..addon.properties import (
     DEVICE_ITEMS,
     MODE_DESCRIPTION,
     MODE_ITEMS,
+    MODEL_DESCRIPTION,
     SMOOTH_DESCRIPTION,
     SMOOTH_ITEMS,
 )
@@ -29,6 +30,8 @@ class SKELSPLAT_OT_detect(bpy.types.Operator):
 
     detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS,
                            description="2D keypoint detector run on the footage")
+    model: StringProperty(name="Model File", subtype="FILE_PATH", description=MODEL_DESCRIPTION,
+                          options={"SKIP_SAVE"})
     synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
                               options={"SKIP_SAVE"})
 
@@ -40,7 +43,8 @@ class SKELSPLAT_OT_detect(bpy.types.Operator):
         return True
 
     def invoke(self, context, event):
-        self.detector = context.scene.skelsplat.detector
+        props = context.scene.skelsplat
+        self.detector, self.model = props.detector, props.model
         return self.execute(context)
 
     def execute(self, context):

@@ -93,6 +93,8 @@ class SKELSPLAT_PT_keypoints(_Sub, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(props, "detector", text="")
         row.operator("skelsplat.detect", icon="VIEWZOOM")
+        if props.detector == "onnx":
+            layout.prop(props, "model")
         _job_row(layout, props, "detect")
         layout.prop(props, "keypoints_path")
         layout.operator("skelsplat.import_keypoints", icon="IMPORT")
@@ -114,6 +116,8 @@ class SKELSPLAT_PT_fit(_Sub, bpy.types.Panel):
             layout.operator("skelsplat.fit", icon="PLAY")
         if props.motion_path:
             layout.label(text=bpy.path.basename(props.motion_path), icon="FILE")
+            if props.reprojection_px == props.reprojection_px:  # NaN: not fitted here
+                layout.label(text=f"Reprojection error {props.reprojection_px:.2f} px (mean)")
 
 
 class SKELSPLAT_PT_result(_Sub, bpy.types.Panel):

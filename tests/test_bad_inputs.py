@@ -134,7 +134,7 @@ def test_messages_name_the_commands_own_flags(take, tmp_path, capsys):
     assert _fit(take, out) == 0
     capsys.readouterr()
     assert _fit(take, out) == 2
-    _one_error_line(capsys, f"{out} exists; pass --overwrite to replace it")
+    _one_error_line(capsys, f"{out} exists; allow overwriting to replace it (--overwrite)")
     videos = tmp_path / "videos"
     videos.mkdir()
     for name in "abcd":  # named unlike the cameras cam0..cam3
@@ -160,10 +160,11 @@ def test_repeated_npz_frame_numbers_are_refused(take, tmp_path, capsys):
 @pytest.mark.parametrize("fps", ["nan", "inf", "-5", "0"])
 def test_bad_fps_is_refused_by_fit_and_run(take, tmp_path, capsys, fps):
     assert _fit(take, tmp_path / "m.npz", "--fps", fps) == 2
-    _one_error_line(capsys, "--fps must be a positive, finite number of frames per second")
+    _one_error_line(capsys, "the frame rate must be a positive, finite number of frames per "
+                            "second", "(--fps)")
     assert main(["run", "--calibration", str(take["cal"]), "--keypoints", str(take["npz"]),
                  "--out", str(tmp_path / "r"), "--no-blender", "--fps", fps]) == 2
-    _one_error_line(capsys, "--fps must be a positive")
+    _one_error_line(capsys, "the frame rate must be a positive", "(--fps)")
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "r").exists()
 
 
@@ -180,14 +181,17 @@ def test_bad_cutoff_is_refused_by_fit_and_run(take, tmp_path, capsys, cutoff, ne
     _one_error_line(capsys, "--smooth-cutoff", needle)
 
 
-def test_trc_without_frame_rate_fails_before_the_fit(take, tmp_path, capsys, monkeypatch):
-    import skelsplat.core.fit as fit
-
-    monkeypatch.setattr(fit, "fit_take", lambda *a, **k: pytest.fail("fit ran"))
+def test_missing_frame_rate_is_assumed_one_way_with_a_warning(take, tmp_path, capsys):
+    """Keypoints without a frame rate and no footage: every front end assumes 30 fps and
+    says so (core.stages.take_fps); the TRC is written at that rate."""
     npz = take["root"] / "nofps.npz"
     np.savez(npz, keypoints=take["kp"].data, camera_names=np.array(take["rig"].names))
-    assert _fit(take, tmp_path / "m.trc", npz=npz) == 2
-    _one_error_line(capsys, "TRC needs a frame rate", "pass --fps")
+    assert _fit(take, tmp_path / "m.trc", npz=npz) == 0
+    err = capsys.readouterr().err
+    assert "warning: the keypoints carry no frame rate and there is no footage; assuming " \
+           "30 fps" in err
+    header = (tmp_path / "m.trc").read_text().splitlines()[:3]
+    assert header[2].split("\t")[0] == "30"  # DataRate
 
 
 # ------------------------------------------------------------------ accepted without a word

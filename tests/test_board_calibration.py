@@ -79,7 +79,7 @@ def test_wrong_board_definition_is_reported(rig_and_views) -> None:
     _rig, views = rig_and_views
     wrong = BoardSpec("charuco", (5, 7), 100.0, 75.0, "DICT_5X5_50")
     det = detect_board_images(views["cam1"][:5], wrong, "cam1")
-    with pytest.raises(CalibrationError, match=r"camera 'cam1'.*no 5x7 ChArUco.*--dictionary"):
+    with pytest.raises(CalibrationError, match=r"camera 'cam1'.*no 5x7 ChArUco.*ArUco dictionary"):
         calibrate_board([det], wrong)
 
 

@@ -308,7 +308,7 @@ def test_cli_detect_on_a_small_take(blob_take, models, tmp_path, capsys) -> None
     assert kp.joint_set == "coco_17" and kp.fps == pytest.approx(30.0)
     np.testing.assert_array_equal(kp.frame_numbers, np.arange(N_FRAMES))
     assert main(args) == 2  # exists, no --overwrite
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert "exists; allow overwriting to replace it (--overwrite)" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--offsets", "c1=x"]) == 2
     assert "frame offset must be an integer" in capsys.readouterr().err
 

@@ -17,6 +17,7 @@ from test_report import canonical_motion, synthetic_keypoints, synthetic_motion,
 
 from skelsplat.cli.main import main
 from skelsplat.core.calibration import write_calibration_toml
+from skelsplat.core.detect import DetectOptions
 from skelsplat.core.errors import Cancelled, ExportError, SkelsplatError
 from skelsplat.core.motion import Motion3D
 from skelsplat.core.pipeline import (
@@ -27,6 +28,7 @@ from skelsplat.core.pipeline import (
     run_pipeline,
 )
 from skelsplat.core.report import REPORT_NAME, figure_names
+from skelsplat.core.stages import TakeSettings
 from skelsplat.core.video import write_video
 
 N_FRAMES = 8
@@ -173,9 +175,10 @@ def test_pipeline_hands_the_blender_stage_its_job_and_never_clobbers(synthetic_t
     assert (out / "joints.trc").read_text().startswith("PathFileType")  # overwritten
     # Without --overwrite: refused before any work, nothing touched.
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    with pytest.raises(ExportError, match="--overwrite"):
+    with pytest.raises(ExportError, match="allow overwriting") as refused:
         run_pipeline(RunOptions(**{**vars(opts), "overwrite": False}),
                      blender_stage=fake_blender)
+    assert refused.value.option == "overwrite"  # core names the setting, not a CLI flag
     argv = ["run", "--calibration", str(synthetic_take["calibration"]),
             "--keypoints", str(synthetic_take["keypoints"]), "--out", str(out), "--no-blender"]
     assert main(argv) == 2
@@ -207,15 +210,18 @@ def test_resolve_inputs_rules(synthetic_take, tmp_path, monkeypatch):
         resolve_inputs(RunOptions(take_dir=tmp_path / "missing"))
     with pytest.raises(SkelsplatError, match="the frame rate must be a positive"):
         resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
-                                  keypoints=synthetic_take["keypoints"], fps=-1.0))
+                                  keypoints=synthetic_take["keypoints"],
+                                  settings=TakeSettings(fps=-1.0)))
     (tmp_path / "afile").write_text("")
     with pytest.raises(SkelsplatError, match="is a file"):
         resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   keypoints=synthetic_take["keypoints"],
                                   out_dir=tmp_path / "afile"))
-    with pytest.raises(SkelsplatError, match="--model"):
+    with pytest.raises(SkelsplatError, match="the onnx detector needs a model file") as no_model:
         resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
-                                  videos=[synthetic_take["keypoints"]], backend="onnx"))
+                                  videos=[synthetic_take["keypoints"]],
+                                  settings=TakeSettings(detect=DetectOptions(backend="onnx"))))
+    assert no_model.value.option == "model"
     monkeypatch.chdir(tmp_path)
     r = resolve_inputs(RunOptions(calibration=synthetic_take["calibration"],
                                   keypoints=synthetic_take["keypoints"]))

@@ -186,7 +186,8 @@ def board_from_options(board: str, squares: str | tuple[int, int] | None = None,
         marker_mm = marker_mm if marker_mm is not None else (base.marker_mm if base else None)
         dictionary = dictionary or (base.dictionary if base else "DICT_4X4_50")
         if marker_mm is None:
-            raise CalibrationError("a ChArUco board needs its marker size in mm (--marker-mm)")
+            raise CalibrationError("a ChArUco board needs its marker size in mm",
+                                   option="marker_mm")
     else:
         marker_mm, dictionary = None, None
     return BoardSpec(kind, squares, float(square_mm), marker_mm, dictionary, legacy)

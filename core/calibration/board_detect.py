@@ -247,12 +247,12 @@ def check_detections(detections: list[CameraDetections], board: BoardSpec,
                 problems.append(
                     f"{where}: ArUco markers of {board.dictionary} were found in "
                     f"{det.marker_frames} of {det.frames_examined} frames, but no "
-                    f"{board.describe()}; check --squares (columns x rows of squares) and "
-                    "--marker-mm / --square-mm")
+                    f"{board.describe()}; check the board's squares (columns x rows of "
+                    "squares) and its marker and square sizes")
             else:
-                extra = ("; --squares counts squares, not inner corners"
+                extra = ("; the board's squares count squares, not inner corners"
                          if board.kind == "checkerboard" else
-                         "; check --dictionary and --squares")
+                         "; check the board's ArUco dictionary and squares")
                 problems.append(f"{where}: no {board.describe()} found in any of the "
                                 f"{det.frames_examined} frames examined{extra}")
         elif len(det.views) < min_views:

@@ -50,7 +50,8 @@ def write_calibration_with_errors(rig: Rig, errors_px: dict[str, float], method:
     existing file unless ``overwrite``."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise CalibrationError(f"{path} exists; pass --overwrite to replace it")
+        raise CalibrationError(f"{path} exists; allow overwriting to replace it",
+                               option="overwrite")
     if path.suffix.lower() != ".toml":
         raise CalibrationError(f"{path}: the calibration is written as TOML; use a .toml name")
     text = format_calibration_with_errors(rig, errors_px, method, detail)

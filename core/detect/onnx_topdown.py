@@ -155,7 +155,8 @@ class OnnxTopDownDetector:
 
         self.model = Path(model)
         if not self.model.is_file():
-            raise SkelsplatError(f"ONNX pose model {str(self.model)!r}: file not found")
+            raise SkelsplatError(f"ONNX pose model {str(self.model)!r}: file not found",
+                                 option="model")
         self.joint_set = get_joint_set(joint_set).name
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
@@ -169,7 +170,7 @@ class OnnxTopDownDetector:
                                                  providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SkelsplatError(f"ONNX pose model {str(self.model)!r}: cannot be loaded "
-                                 f"({exc})") from exc
+                                 f"({exc})", option="model") from exc
         inp = self._session.get_inputs()[0]
         shape = inp.shape
         if len(shape) != 4 or not all(isinstance(s, int) for s in shape[2:]):

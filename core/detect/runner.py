@@ -37,14 +37,11 @@ from .cache import (
     save_cached,
     video_fingerprint,
 )
+from .options import BACKENDS
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
-
-#: Detector backends offered to users (name -> constructor keyword arguments documented
-#: on the class). ``mediapipe``: BlazePose complexity 1; ``onnx``: a user's model file.
-BACKENDS = ("mediapipe", "onnx")
 
 #: Frames between two progress messages from a worker.
 _REPORT_EVERY = 5
@@ -61,9 +58,11 @@ def make_detector(backend: str = "mediapipe", **options):
         from .onnx_topdown import OnnxTopDownDetector
 
         if not options.get("model"):
-            raise SkelsplatError("the onnx detector needs a model file (an ONNX pose model)")
+            raise SkelsplatError("the onnx detector needs a model file (an ONNX pose model)",
+                                 option="model")
         return OnnxTopDownDetector(**options)
-    raise SkelsplatError(f"unknown detector backend {backend!r}; choose one of {BACKENDS}")
+    raise SkelsplatError(f"unknown detector backend {backend!r}; choose one of {BACKENDS}",
+                         option="backend")
 
 
 def default_cache_dir(take_root: str | Path) -> Path:

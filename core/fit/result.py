@@ -19,8 +19,11 @@ class FitResult:
         joints3d: [F, J, 3] metres (world frame of the calibration); NaN where invalid.
         covariances: [F, J, 3, 3] m^2, the fitted Gaussians; NaN where invalid.
         valid: [F, J] bool.
-        reprojection_error_px: [F, V, J] distance between the projected joint and the
-            detection (distorted pixels); NaN where there is no detection or no joint.
+        reprojection_error_px: [F, V, J] reprojection error of the delivered joints
+            (``joints3d``: after the skeleton and smoothing): distance between the projected
+            joint and the detection (distorted pixels), against the labels after the swap
+            correction; NaN where there is no detection or no valid joint. The run's
+            summary, report.html and the Blender panel show its mean.
         initial: [F, J, 3] the robust triangulation (with bridged gaps) the fit started from.
         diagnostics: iterations, losses, timings per stage (s), counts, options.
         joint_set: name of the joint set of axis J.
@@ -32,6 +35,11 @@ class FitResult:
         skeleton: the take's bone lengths and how they were estimated (None when the fit
             ran without one, ``FitOptions.skeleton="off"``); joints3d then has these
             constant bone lengths in every frame where both ends are valid.
+        raw_reprojection_error_px: [F, V, J] the same error of ``raw_joints3d`` (the fit
+            before smoothing); equal to ``reprojection_error_px`` when smoothing is off.
+        swap_flips: [F, V, G] bool, limb group g of view v in frame f had its left/right
+            labels exchanged by the swap correction (None when it was off).
+        swap_groups: the G limb group names of ``swap_flips``.
     """
 
     joints3d: np.ndarray
@@ -47,6 +55,16 @@ class FitResult:
     raw_joints3d: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
     skeleton: Skeleton | None = None
+    raw_reprojection_error_px: np.ndarray | None = None
+    swap_flips: np.ndarray | None = None
+    swap_groups: list[str] = field(default_factory=list)
+
+    @property
+    def mean_reprojection_px(self) -> float:
+        """Mean of ``reprojection_error_px`` over every detection with a valid joint (px;
+        NaN when there is none): the delivered motion's headline number."""
+        err = np.asarray(self.reprojection_error_px, dtype=float)
+        return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
 
     @property
     def smoothed(self) -> bool:

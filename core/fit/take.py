@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def _device(options: FitOptions) -> bool:
     cuda = torch.cuda.is_available()
     if options.device == "cuda" and not cuda:
         raise FitError("device 'cuda' requested but no CUDA GPU is available; "
-                       "use --device auto or cpu")
+                       "choose the device auto or cpu", option="device")
     return cuda
 
 
@@ -112,6 +113,19 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@dataclass
+class _Init:
+    """The initial guess and what the fit keeps from it (all [F, J] / [F, J, V] arrays)."""
+
+    X0: np.ndarray         # [F, J, 3] triangulated points (NaN: none), before bridging
+    init: np.ndarray       # [F, J, 3] with short gaps bridged: where the fit starts
+    used: np.ndarray       # [F, J, V] bool, views the triangulation kept
+    valid0: np.ndarray     # [F, J] bool, a point of its own
+    bridged: np.ndarray    # [F, J] bool, filled by bridging
+    jumps: np.ndarray      # [F, J] bool, dropped as temporal outliers
+    implausible: np.ndarray  # [F, J] bool, dropped by the bone check
+
+
 def _detection_noise(rig: Rig, X: np.ndarray, und: np.ndarray, weight: np.ndarray) -> float:
     """Detection noise (px^2 at confidence 1) from the free fit ``X`` [F, J, 3] against the
     undistorted detections ``und`` [F, J, V, 3] it used (``weight`` [F, J, V])."""
@@ -135,13 +149,17 @@ def fit_take(
     Steps: align keypoint views to the rig by camera name; undistort the detections once
     (the fit works in each camera's ideal pinhole image); undo left/right swaps per view and
     limb group (``options.swap_correction``, :func:`~skelsplat.core.swaps.correct_swaps`;
-    ``reprojection_error_px`` is then measured against the corrected labels); robust
+    the reprojection errors are then measured against the corrected labels); robust
     confidence-weighted triangulation with camera exclusion; bridge short gaps; whole-take
     bone lengths (median of the initial guess); fit chunk by chunk
     (``options.chunk_frames``), each chunk warm-starting the Gaussian shapes from the
-    previous one; optional zero-phase smoothing. Every stage works in blocks of frames (the
-    optimiser, on CPU, in batches of ``_FIT_BATCH``), so peak memory grows with take length
-    only by the take's own arrays (inputs, outputs, initial guess).
+    previous one; the take's skeleton; optional zero-phase smoothing. Every stage works in
+    blocks of frames (the optimiser, on CPU, in batches of ``_FIT_BATCH``), so peak memory
+    grows with take length only by the take's own arrays (inputs, outputs, initial guess).
+
+    The result's ``fps`` and ``frame_numbers`` are the keypoints'; ``reprojection_error_px``
+    is the error of the delivered joints, ``raw_reprojection_error_px`` of the joints
+    before smoothing.
 
     Joints without an initial guess (fewer than 2 usable views and no bridge) are NaN with
     ``valid`` False. ``progress(fraction, message)`` is called after every optimiser step
@@ -153,7 +171,9 @@ def fit_take(
     options = options or FitOptions()
     kp = _check_inputs(keypoints, rig)
     opts = options.resolved(len(rig), _device(options), kp.fps)
-    js = kp.joints
+    if opts.smooth != "off" and not kp.fps:
+        raise FitError("smoothing needs the take's frame rate (the keypoints carry none)",
+                       option="fps")
     F, V, J = kp.shape
     report = progress or (lambda f, m: None)
     report(0.0, f"fitting {F} frames, {V} views, {J} joints ({opts.mode} mode, {opts.device})")
@@ -162,25 +182,72 @@ def fit_take(
         if cancel is not None and cancel.is_set():
             raise Cancelled("fit cancelled")
 
-    # -------------------------------------------------------------- initial guess
     t0 = time.perf_counter()
-    data = np.moveaxis(kp.data, 1, 2)  # [F, J, V, 3]
-    und = np.empty_like(data)
-    X0 = np.full((F, J, 3), np.nan)
-    used = np.zeros((F, J, V), dtype=bool)
-    weak = np.zeros((F, J), dtype=bool)
-    for s in range(0, F, _TRI_BLOCK):
-        check_cancel()
-        e = min(F, s + _TRI_BLOCK)
-        und[s:e] = undistort_keypoints(rig, data[s:e])
+    und = _undistorted(kp, rig, check_cancel)  # [F, J, V, 3]
     swaps = None
     if opts.swap_correction:
         t1 = time.perf_counter()
-        swaps = correct_swaps(rig, np.moveaxis(und, 2, 1), js, opts.threshold_px,
-                              opts.swap_ratio, min_confidence=opts.min_confidence,
-                              block_frames=_TRI_BLOCK)
-        und = np.moveaxis(swaps.keypoints, 1, 2)  # [F, J, V, 3] view, no second copy
+        und, swaps = _swaps_corrected(und, rig, kp.joints, opts)
         timings["swap_correction"] = time.perf_counter() - t1
+    ini = _initial_guess(und, rig, kp.joints, opts, report, check_cancel)
+    timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
+    weight = _fit_weights(und, rig, ini, opts)  # [F, J, V]
+    bone_mm = _take_bone_lengths_mm(ini.X0, kp.joints, opts)
+
+    t0 = time.perf_counter()
+    means, covs, iters, losses = _gaussian_fit(und, weight, ini.init, rig, kp.joints, opts,
+                                               bone_mm, report, check_cancel, cancel)
+    timings["gaussian_fit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
+    means[~valid] = np.nan
+    covs[~valid] = np.nan
+    joints, raw, skeleton, cutoffs = _skeleton_and_smoothing(
+        means, valid, weight, und, kp, rig, opts, timings, report, check_cancel)
+    flips = None if swaps is None else swaps.flipped
+    err, uncorrected = _reprojection_errors(rig, joints, valid, kp, flips)
+    raw_err = err.copy() if opts.smooth == "off" else \
+        _reprojection_errors(rig, raw, valid, kp, flips)[0]
+    timings["outputs"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    diagnostics = _diagnostics(opts, kp, ini, valid, iters, losses, skeleton, cutoffs,
+                               _swap_counts(swaps, rig, uncorrected), timings)
+    report(1.0, f"fitted {F} frames")
+    return FitResult(joints, covs, valid, err, ini.init, diagnostics, kp.joints.name,
+                     list(rig.names), kp.fps, kp.frame_numbers.copy(), raw,
+                     {"keypoints_source": kp.source, "calibration_source": rig.source},
+                     skeleton, raw_reprojection_error_px=raw_err, swap_flips=flips,
+                     swap_groups=[] if swaps is None else list(swaps.groups))
+
+
+# ------------------------------------------------------------------ initial guess
+def _undistorted(kp: Keypoints2D, rig: Rig, check_cancel: Callable[[], None]) -> np.ndarray:
+    """[F, J, V, 3] the detections in each camera's ideal pinhole image."""
+    data = np.moveaxis(kp.data, 1, 2)  # [F, J, V, 3]
+    und = np.empty_like(data)
+    for s in range(0, data.shape[0], _TRI_BLOCK):
+        check_cancel()
+        e = min(data.shape[0], s + _TRI_BLOCK)
+        und[s:e] = undistort_keypoints(rig, data[s:e])
+    return und
+
+
+def _swaps_corrected(und: np.ndarray, rig: Rig, js, opts: FitOptions):
+    """The detections [F, J, V, 3] with left/right swaps undone, and the correction."""
+    swaps = correct_swaps(rig, np.moveaxis(und, 2, 1), js, opts.threshold_px,
+                          opts.swap_ratio, min_confidence=opts.min_confidence,
+                          block_frames=_TRI_BLOCK)
+    return np.moveaxis(swaps.keypoints, 1, 2), swaps  # [F, J, V, 3] view, no second copy
+
+
+def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: Progress,
+                   check_cancel: Callable[[], None]) -> _Init:
+    """Robust triangulation, temporal-outlier and bone checks, short gaps bridged."""
+    F, J, V, _ = und.shape
+    X0 = np.full((F, J, 3), np.nan)
+    used = np.zeros((F, J, V), dtype=bool)
+    weak = np.zeros((F, J), dtype=bool)
     triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
     for s in range(0, F, _TRI_BLOCK):
         check_cancel()
@@ -223,31 +290,49 @@ def fit_take(
         used[sel] = kept_used[back]
         valid0[sel] = True
         implausible[sel] = False
-    timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
+    return _Init(X0, init, used, valid0, bridged, jumps, implausible)
 
-    weight = np.zeros((F, J, V))  # fit weight of each detection: its confidence, 0 = unused
+
+def _fit_weights(und: np.ndarray, rig: Rig, ini: _Init, opts: FitOptions) -> np.ndarray:
+    """[F, J, V] fit weight of each detection: its confidence, 0 = unused."""
+    F = und.shape[0]
+    weight = np.zeros(und.shape[:3])
     for s in range(0, F, _TRI_BLOCK):
         e = min(F, s + _TRI_BLOCK)
         conf = np.where(np.isfinite(und[s:e, ..., :2]).all(-1), und[s:e, ..., 2], 0.0)
         keep = conf > opts.min_confidence
         if opts.drop_outlier_views:
             # bridged joints: the detections that agree with the interpolated position
-            err_s = reprojection_errors(rig.projection_matrices, init[s:e], und[s:e, ..., :2])
+            err_s = reprojection_errors(rig.projection_matrices, ini.init[s:e],
+                                        und[s:e, ..., :2])
             agree = keep & (np.nan_to_num(err_s, nan=np.inf) < 2 * opts.threshold_px)
-            keep = used[s:e] | (bridged[s:e, ..., None] & agree)
+            keep = ini.used[s:e] | (ini.bridged[s:e, ..., None] & agree)
         weight[s:e] = np.where(keep, conf, 0.0)
+    return weight
 
-    bone_mm = None
-    if opts.bone_length_weight and len(js.bones):
-        bi = js.bone_indices
-        lengths = np.linalg.norm(X0[:, bi[:, 0]] - X0[:, bi[:, 1]], axis=-1)  # [F, Bn]
-        enough = np.isfinite(lengths).sum(0) >= 3
-        with np.errstate(all="ignore"):
-            med = np.nanmedian(np.where(enough, lengths, 0.0), axis=0) * 1000.0
-        bone_mm = np.where(enough, med, np.nan)
 
-    # -------------------------------------------------------------- Gaussian fit
-    t0 = time.perf_counter()
+def _take_bone_lengths_mm(X0: np.ndarray, js, opts: FitOptions) -> np.ndarray | None:
+    """[Bn] median bone lengths (mm) of the initial guess for the bone-length term (NaN:
+    seen in fewer than 3 frames); None when the term is off."""
+    if not (opts.bone_length_weight and len(js.bones)):
+        return None
+    bi = js.bone_indices
+    lengths = np.linalg.norm(X0[:, bi[:, 0]] - X0[:, bi[:, 1]], axis=-1)  # [F, Bn]
+    enough = np.isfinite(lengths).sum(0) >= 3
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(np.where(enough, lengths, 0.0), axis=0) * 1000.0
+    return np.where(enough, med, np.nan)
+
+
+# ------------------------------------------------------------------ Gaussian fit
+def _gaussian_fit(und: np.ndarray, weight: np.ndarray, init: np.ndarray, rig: Rig, js,
+                  opts: FitOptions, bone_mm: np.ndarray | None, report: Progress,
+                  check_cancel: Callable[[], None], cancel: object | None):
+    """Chunked, warm-started fit of every frame.
+
+    Returns means [F, J, 3] (m), covariances [F, J, 3, 3], iterations [F], final loss [F].
+    """
+    F, J, _, _ = und.shape
     w2c = np.stack([c.world_to_cam for c in rig.cameras])
     lr_mm = opts.lr_mean_factor * rig.scale * 1000.0
     means = np.full((F, J, 3), np.nan)
@@ -305,16 +390,23 @@ def fit_take(
                     ls = np.where(last_ok[:, None], ff.log_scales[-1], np.log(opts.sigma_mm))
                     qs = np.where(last_ok[:, None], ff.quats[-1], [1.0, 0.0, 0.0, 0.0])
                     warm = (ls, qs)
-    timings["gaussian_fit"] = time.perf_counter() - t0
+    return means, covs, iters, losses
 
-    # -------------------------------------------------------------- outputs
-    t0 = time.perf_counter()
-    valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
-    means[~valid] = np.nan
-    covs[~valid] = np.nan
-    free = means  # [F, J, 3] the per-frame fit, before skeleton and smoothing
-    skeleton, info = None, None
 
+# ------------------------------------------------------------------ outputs
+def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndarray,
+                            und: np.ndarray, kp: Keypoints2D, rig: Rig, opts: FitOptions,
+                            timings: dict[str, float], report: Progress,
+                            check_cancel: Callable[[], None]):
+    """The take's skeleton and the temporal smoothing of the free per-frame fit ``free``
+    [F, J, 3] (``und`` [F, J, V, 3]: the undistorted detections it was fitted to).
+
+    Returns the delivered joints [F, J, 3], the joints before smoothing [F, J, 3] (the
+    free fit; when smoothing is off, a copy of the delivered joints), the skeleton (or
+    None) and the smoothing cut-offs (or None).
+    """
+    js = kp.joints
+    means, skeleton, info = free, None, None
     post_done = [0]
 
     def tick(message: str) -> Callable[[], None]:
@@ -326,72 +418,86 @@ def fit_take(
 
     if opts.skeleton == "rigid" and len(js.bones) and valid.any():
         t1 = time.perf_counter()
-        info = joint_information(means, rig.K, w2c, weight)  # [F, J, 3, 3]
+        w2c = np.stack([c.world_to_cam for c in rig.cameras])
+        info = joint_information(free, rig.K, w2c, weight)  # [F, J, 3, 3]
         n_used = (weight > 0).sum(-1)  # [F, J]
-        skeleton = estimate_skeleton(means, valid, n_used, js, information=info,
-                                     noise_px2=_detection_noise(rig, means, und, weight))
+        skeleton = estimate_skeleton(free, valid, n_used, js, information=info,
+                                     noise_px2=_detection_noise(rig, free, und, weight))
         means = pose_under_skeleton(free, info, valid, skeleton, js,
                                     tick=tick("posing every frame under the skeleton"))
         timings["skeleton"] = time.perf_counter() - t1
-    err = np.full((F, V, J), np.nan)  # against the corrected labels
-    raw_errs = []  # valid errors against the labels as detected, in [F, V, J] order
+    if opts.smooth == "off":
+        return means, means.copy(), skeleton, None
+    # unsmoothed output: the free fit (the skeleton is posed on the smoothed points)
+    raw = free.copy()
+    from ..smoothing import smooth_trajectories
+
+    tick("temporal smoothing")()
+    t1 = time.perf_counter()
+    smoothed, cutoffs = smooth_trajectories(free, valid, kp.fps, opts.smooth,
+                                            opts.smooth_cutoff_hz)
+    means = smoothed if skeleton is None else pose_under_skeleton(
+        smoothed, info, valid, skeleton, js, tick=tick("posing the smoothed frames"))
+    timings["smoothing"] = time.perf_counter() - t1
+    return means, raw, skeleton, cutoffs
+
+
+def _reprojection_errors(rig: Rig, joints: np.ndarray, valid: np.ndarray, kp: Keypoints2D,
+                         flips: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """Per-detection reprojection error [F, V, J] (distorted px) of ``joints`` [F, J, 3]
+    against the labels after the swap correction ``flips`` [F, V, G] (NaN: no detection or
+    no valid joint), and the mean error against the labels as detected (NaN without
+    ``flips``)."""
+    F, V, J = kp.shape
+    js = kp.joints
+    err = np.full((F, V, J), np.nan)
+    raw_sum, raw_n = 0.0, 0
     for s in range(0, F, _TRI_BLOCK):
         e = min(F, s + _TRI_BLOCK)
-        proj = np.moveaxis(rig.project(means[s:e]), 2, 1)  # [f, V, J, 2] distorted px
+        X = np.where(valid[s:e, :, None], joints[s:e], np.nan)
+        proj = np.moveaxis(rig.project(X), 2, 1)  # [f, V, J, 2] distorted px
         obs = kp.data[s:e]
-        det = obs if swaps is None else apply_flips(obs, swaps.flipped[s:e], js)
+        det = obs if flips is None else apply_flips(obs, flips[s:e], js)
         err_s = np.linalg.norm(proj - det[..., :2], axis=-1)
         err[s:e] = np.where((det[..., 2] > 0) & np.isfinite(err_s), err_s, np.nan)
-        if swaps is not None:
+        if flips is not None:
             raw_s = np.linalg.norm(proj - obs[..., :2], axis=-1)
-            raw_errs.append(raw_s[(obs[..., 2] > 0) & np.isfinite(raw_s)])
-    swap_diag = {}
-    if swaps is not None:
-        raw_err = np.concatenate(raw_errs)
-        swap_diag = {
-            "swaps_corrected": int(swaps.flipped.sum()),
-            "swaps_view_frames": int(swaps.view_frames_flipped.sum()),
-            "swaps_per_camera": {n: int(c) for n, c in
-                                 zip(rig.names, swaps.view_frames_flipped.sum(0))},
-            "swaps_per_group": {g: int(c) for g, c in
-                                zip(swaps.groups, swaps.flipped.sum((0, 1)))},
-            "swap_groups": list(swaps.groups), "swap_flips": swaps.flipped,
-            "reprojection_error_uncorrected_px": float(raw_err.mean()) if raw_err.size
-            else float("nan"),
-        }
-    # unsmoothed output: the skeleton-posed fit when that is the answer, else the free fit
-    raw = means.copy() if opts.smooth == "off" else free.copy()
-    cutoffs = None
-    if opts.smooth != "off":
-        if not kp.fps:
-            raise FitError("smoothing needs the take's frame rate; pass fps (CLI: --fps)")
-        from ..smoothing import smooth_trajectories
+            raw_s = raw_s[(obs[..., 2] > 0) & np.isfinite(raw_s)]
+            raw_sum, raw_n = raw_sum + float(raw_s.sum()), raw_n + raw_s.size
+    return err, raw_sum / raw_n if raw_n else float("nan")
 
-        tick("temporal smoothing")()
-        t1 = time.perf_counter()
-        smoothed, cutoffs = smooth_trajectories(free, valid, kp.fps, opts.smooth,
-                                                opts.smooth_cutoff_hz)
-        means = smoothed if skeleton is None else pose_under_skeleton(
-            smoothed, info, valid, skeleton, js, tick=tick("posing the smoothed frames"))
-        timings["smoothing"] = time.perf_counter() - t1
-    timings["outputs"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
-    diagnostics = {
+
+def _diagnostics(opts: FitOptions, kp: Keypoints2D, ini: _Init, valid: np.ndarray,
+                 iters: np.ndarray, losses: np.ndarray, skeleton, cutoffs, swap_counts: dict,
+                 timings: dict[str, float]) -> dict:
+    """``FitResult.diagnostics``: settings, counts, iterations, losses, timings."""
+    F, V, J = kp.shape
+    return {
         "mode": opts.mode, "renderer": opts.renderer, "device": opts.device,
         "smooth": opts.smooth, "frames": F, "views": V, "joints": J,
         "iterations_mean": float(iters.mean()), "iterations_max": int(iters.max(initial=0)),
         "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
         np.isfinite(losses).any() else float("nan"), "final_loss": losses,
-        "init_valid": int(valid0.sum()), "bridged": int(bridged.sum()),
-        "temporal_outliers": int(jumps.sum()), "bone_rejected": int(implausible.sum()),
+        "init_valid": int(ini.valid0.sum()), "bridged": int(ini.bridged.sum()),
+        "temporal_outliers": int(ini.jumps.sum()), "bone_rejected": int(ini.implausible.sum()),
         "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
         "skeleton": None if skeleton is None else skeleton.as_dict(),
-        **swap_diag,
+        **swap_counts,
         "fit_valid": int(valid.sum()), "timings_s": timings,
         "frames_per_second": F / max(timings["total"], 1e-9), "options": opts.as_dict(),
     }
-    report(1.0, f"fitted {F} frames")
-    return FitResult(means, covs, valid, err, init, diagnostics, js.name, list(rig.names),
-                     kp.fps, kp.frame_numbers.copy(), raw,
-                     {"keypoints_source": kp.source, "calibration_source": rig.source},
-                     skeleton)
+
+
+def _swap_counts(swaps, rig: Rig, uncorrected_px: float) -> dict:
+    """Diagnostics of the swap correction (empty when it was off)."""
+    if swaps is None:
+        return {}
+    return {
+        "swaps_corrected": int(swaps.flipped.sum()),
+        "swaps_view_frames": int(swaps.view_frames_flipped.sum()),
+        "swaps_per_camera": {n: int(c) for n, c in
+                             zip(rig.names, swaps.view_frames_flipped.sum(0))},
+        "swaps_per_group": {g: int(c) for g, c in
+                            zip(swaps.groups, swaps.flipped.sum((0, 1)))},
+        "reprojection_error_uncorrected_px": uncorrected_px,
+    }

@@ -149,16 +149,25 @@ def summarize(
     take: str,
     rig: Rig,
     keypoints: np.ndarray,  # [F, V, J, 3] detections aligned to the rig's camera order
-    joints3d: np.ndarray,  # [F, J, 3] fitted joints in the detections' joint set (m)
+    joints3d: np.ndarray | None,  # [F, J, 3] fitted joints in the detections' joint set (m)
     motion: Motion3D,  # canonical motion (coverage and bone lengths)
     joint_set: str,
     timings_s: dict[str, float] | None = None,
     files: list[str] | None = None,
     animation: Animation | None = None,
+    reprojection_error_px: np.ndarray | None = None,  # [F, V, J] px
 ) -> RunSummary:
     """Compute the headline numbers of a run (see ``metrics`` and ``core.animation_metrics``
-    for the definitions)."""
-    err = reprojection_errors(rig, joints3d, keypoints)  # [F, V, J]
+    for the definitions).
+
+    ``reprojection_error_px``: the fit's own errors of the delivered joints
+    (``FitResult.reprojection_error_px``), so the summary shows exactly the fit's number;
+    without it they are computed from ``joints3d`` and ``keypoints``.
+    """
+    if reprojection_error_px is not None:
+        err = np.asarray(reprojection_error_px, dtype=float)  # [F, V, J]
+    else:
+        err = reprojection_errors(rig, joints3d, keypoints)  # [F, V, J]
     per_cam = nanmean_or_nan(err, axis=(0, 2))
     names, bones = canonical_bones(motion.joint_names)
     lengths = bone_lengths(motion.joints3d, bones)
