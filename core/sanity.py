@@ -22,7 +22,6 @@ control (``--fps`` in the CLI, the panel's field in Blender) through the ``name`
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
@@ -31,6 +30,7 @@ import numpy as np
 from .camera import Camera, Rig
 from .errors import CalibrationError, KeypointError, SkelsplatError
 from .keypoints.multiview import Keypoints2D
+from .metrics import bone_lengths, nanmedian
 from .skeletons import get_joint_set, joint_set_names
 
 #: No depth can be triangulated when every camera pair is closer than this (metres).
@@ -244,10 +244,8 @@ def joint_set_asymmetry(joints: np.ndarray, joint_set: str) -> float:
             pairs.append((i, twin))
     if not pairs:
         return float("nan")
-    lengths = np.linalg.norm(joints[:, bones[:, 0]] - joints[:, bones[:, 1]], axis=-1)  # [S, B]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bones
-        typical = np.nanmedian(lengths, axis=0)  # [B]
+    typical = nanmedian(bone_lengths(joints, bones), axis=0)  # [B]
+    with np.errstate(all="ignore"):
         diffs = [abs(typical[i] - typical[t]) / max(typical[i], typical[t])
                  for i, t in pairs if np.isfinite(typical[i] + typical[t])
                  and max(typical[i], typical[t]) > 0]
