@@ -26,6 +26,8 @@ FVR_FRAMES_QUICK = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from ..core.fit.options import DEVICES
+
     p = subparsers.add_parser("bench", help="run the accuracy / speed / Shelf benchmarks",
                               description="Run the benchmark suite and write the markdown "
                                           "report, its PNG plots and bench/results.json.")
@@ -35,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="markdown report to write (default: docs/benchmarks.md)")
     p.add_argument("--data", type=Path, default=None,
                    help="shared data folder (default: $SKELSPLAT_SHARED_DATA or ../shared/data)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="device of the SkelSplat fitter")
     p.add_argument("--no-fitter", action="store_true", help="baselines only")
     p.add_argument("--fast-vs-reference", type=int, default=None, metavar="N",

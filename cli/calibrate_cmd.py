@@ -24,6 +24,8 @@ from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..core.camera import LENS_MODELS
+
     p = subparsers.add_parser(
         "calibrate", help="calibrate cameras from a board video; refine; sync",
         description="Calibrate cameras from videos of a ChArUco or checkerboard board "
@@ -40,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--dictionary", help="ChArUco: ArUco dictionary (default DICT_4X4_50)")
     p.add_argument("--legacy", action="store_true",
                    help="ChArUco board printed by OpenCV < 4.6 (even row counts)")
-    p.add_argument("--model", default="pinhole", choices=("pinhole", "fisheye"),
+    p.add_argument("--model", default="pinhole", choices=LENS_MODELS,
                    help="lens model of every camera")
     p.add_argument("--origin-frame", type=int, metavar="N",
                    help="frame showing the board on the floor (default: the earliest frame "

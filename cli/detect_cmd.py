@@ -31,7 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--calibration", metavar="FILE",
                    help="calibration file (any supported format); without it each video is "
                         "its own camera, named by its file stem")
-    p.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+    from ..core.detect.runner import BACKENDS
+
+    p.add_argument("--backend", choices=BACKENDS, default="mediapipe",
                    help="mediapipe: BlazePose (33 joints, bundled model); onnx: your "
                         "RTMPose-style model file (--model)")
     p.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")

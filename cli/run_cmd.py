@@ -52,8 +52,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="skip the Blender stage (no take.blend / take.fbx / take.bvh)")
     out.add_argument("--report-frames", type=int, default=3, metavar="N",
                      help="footage frames per camera drawn in the report (default 3)")
+    from ..core.animation import FLOOR_MODES
+    from ..core.armature import REST_POSES
+    from ..core.detect.runner import BACKENDS
+
     fit = p.add_argument_group("detection and fit")
-    fit.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+    fit.add_argument("--backend", choices=BACKENDS, default="mediapipe",
                      help="2D detector (default mediapipe)")
     fit.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
@@ -61,9 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="detection cache folder (default: .skelsplat_cache next to the videos)")
     add_fit_arguments(fit, "--smooth-cutoff")
     anim = p.add_argument_group("animation (the baked armature)")
-    anim.add_argument("--rest-pose", choices=("T", "A"), default="T",
+    anim.add_argument("--rest-pose", choices=REST_POSES, default="T",
                       help="armature rest pose: T (arms level, default) or A (45 deg down)")
-    anim.add_argument("--floor", choices=("align", "keep"), default="align",
+    anim.add_argument("--floor", choices=FLOOR_MODES, default="align",
                       help="align: put the floor found under the feet at Z = 0 with +Z up "
                            "(default); keep: stay in the calibration's world")
     anim.add_argument("--no-foot-lock", action="store_true",
