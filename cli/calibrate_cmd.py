@@ -111,7 +111,7 @@ def run_board(args: argparse.Namespace) -> int:
     from ..core.calibration.from_videos import calibrate_videos
     from ..core.calibration.quality import write_calibration_with_errors
     from ..core.errors import CalibrationError
-    from .run_cmd import _parse_offsets
+    from .camera_values import parse_offsets
 
     if not args.videos:
         raise CalibrationError("--videos DIR is required (or use: calibrate refine / sync)")
@@ -123,7 +123,7 @@ def run_board(args: argparse.Namespace) -> int:
         print(f"[{100 * fraction:3.0f} %] {message}", file=sys.stderr)
 
     cal = calibrate_videos(args.videos, board, args.model, args.origin_frame, args.step,
-                           _parse_offsets(args.offsets), progress)
+                           parse_offsets(args.offsets), progress)
     write_calibration_with_errors(cal.rig, cal.rms_px, "board", out, board.describe(),
                                   overwrite=args.overwrite)
     for line in cal.lines:

@@ -324,9 +324,7 @@ def check_keypoints(keypoints: Keypoints2D, rig: Rig,
                 f"any detection in the take's frames {int(keypoints.frame_numbers[0])}.."
                 f"{int(keypoints.frame_numbers[-1])}; check the offset", option="offsets")
         found.append(f"camera {cam_name} has no detection in any frame: it is not used")
-    out = Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
-                      keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
-                      dict(keypoints.meta))
+    out = keypoints.replace(data=data)
     if check_labels:
         check_joint_set(out, rig, joint_set_name)
     found += check_agreement(out, rig)

@@ -59,7 +59,7 @@ def _imports(tree: ast.Module, package: list[str]) -> list[tuple[str, int, bool]
                     base = package[:len(package) - (child.level - 1)]
                     parts = base + module
                     if not module:  # ``from .. import addon``: the names are modules
-                        found.extend((target(parts + [a.name]), child.lineno, top)
+                        found.extend((target([*parts, a.name]), child.lineno, top)
                                      for a in child.names)
                         continue
                     found.append((target(parts), child.lineno, top))
