@@ -2,7 +2,7 @@
 
 ``skelsplat fit --calibration CAL --keypoints PATH [PATH ...] [--keypoint-format F]
 [--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference]
-[--smooth auto|off|whittaker|butterworth|robust] [--cutoff HZ] [--skeleton auto|off|rigid]
+[--smooth auto|off|whittaker|butterworth|robust] [--smooth-cutoff HZ] [--skeleton auto|off|rigid]
 [--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
 
 Writes canonical joints (NaN / invalid where they cannot be determined) with their
@@ -20,9 +20,10 @@ from .progress import StageProgress
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-                      cutoff_flag: str) -> None:
-    """``--device``, ``--mode``, ``--smooth`` and the smoothing cut-off (``cutoff_flag``),
-    shared by ``skelsplat fit`` and ``skelsplat run``."""
+                      old_cutoff_flag: str | None = None) -> None:
+    """``--device``, ``--mode``, ``--smooth`` and ``--smooth-cutoff`` (``smooth_cutoff_hz`` of
+    the API), shared by ``skelsplat fit`` and ``skelsplat run``; ``old_cutoff_flag`` is an
+    earlier name of the cut-off, still accepted but not shown."""
     from ..core.fit.options import DEVICES, MODES, SMOOTHERS
 
     parser.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
@@ -34,9 +35,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                              "acceleration penalty, in fast mode when the frame rate is known, "
                              "else off), off, whittaker, butterworth, robust (the unsmoothed "
                              "joints are kept in the NPZ)")
-    parser.add_argument(cutoff_flag, type=float, default=None, metavar="HZ",
+    parser.add_argument("--smooth-cutoff", type=float, default=None, metavar="HZ",
                         help="smoothing cut-off frequency (default: chosen per joint from the "
                              "data by cross-validation)")
+    if old_cutoff_flag:
+        parser.add_argument(old_cutoff_flag, dest="smooth_cutoff", type=float,
+                            help=argparse.SUPPRESS)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise ExportError(f"{out} exists; pass --overwrite to replace it")
     fps = check_rate(args.fps, "--fps")
-    check_cutoff(args.cutoff, fps, "--cutoff")
+    check_cutoff(args.smooth_cutoff, fps, "--smooth-cutoff")
     check_writable(out.parent)  # before any work: a read-only folder fails now, not later
     rig = read_calibration(args.calibration)
     for message in check_rig(rig):
@@ -101,12 +105,12 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() in (".trc", ".c3d") and keypoints.fps is None:
         raise ExportError(f"{out}: {out.suffix.lower()[1:].upper()} needs a frame rate and "
                           f"the keypoints carry none; pass --fps")
-    check_cutoff(args.cutoff, keypoints.fps, "--cutoff")
+    check_cutoff(args.smooth_cutoff, keypoints.fps, "--smooth-cutoff")
     keypoints, warnings = check_keypoints(keypoints.aligned_to(rig), rig)
     for message in warnings:
         print(f"warning: {message}", file=sys.stderr)
     options = FitOptions(mode=args.mode, device=args.device, smooth=args.smooth,
-                         smooth_cutoff_hz=args.cutoff, skeleton=args.skeleton)
+                         smooth_cutoff_hz=args.smooth_cutoff, skeleton=args.skeleton)
     t0 = time.perf_counter()
     with StageProgress("fit", enabled=not args.quiet) as bar:
         result = fit_take(keypoints, rig, options, progress=bar.update)

@@ -63,15 +63,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     fit.add_argument("--cache-dir", metavar="DIR",
                      help="detection cache folder (default: .skelsplat_cache next to the videos)")
-    add_fit_arguments(fit, "--smooth-cutoff")
+    add_fit_arguments(fit)
     anim = p.add_argument_group("animation (the baked armature)")
     anim.add_argument("--rest-pose", choices=REST_POSES, default="T",
                       help="armature rest pose: T (arms level, default) or A (45 deg down)")
     anim.add_argument("--floor", choices=FLOOR_MODES, default="align",
                       help="align: put the floor found under the feet at Z = 0 with +Z up "
                            "(default); keep: stay in the calibration's world")
-    anim.add_argument("--no-foot-lock", action="store_true",
+    anim.add_argument("--no-lock-feet", dest="no_foot_lock", action="store_true",
                       help="do not lock planted feet (contacts are still detected and keyed)")
+    anim.add_argument("--no-foot-lock", dest="no_foot_lock", action="store_true",
+                      help=argparse.SUPPRESS)  # the earlier name
     p.add_argument("--verbose", action="store_true",
                    help="show the detector's own log messages (silenced by default)")
     p.set_defaults(func=run)
