@@ -87,7 +87,19 @@ class SKELSPLAT_PG_joint_error(bpy.types.PropertyGroup):
     max_px: FloatProperty(name="Max", description="Largest reprojection error (px)", precision=2)
 
 
-class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
+class FitSettings:
+    """Mixin: the fit's settings (the names of ``FitOptions``), for ``scene.skelsplat`` and
+    the Fit operator alike."""
+
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
+                         description=DEVICE_DESCRIPTION)
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
+                       description=MODE_DESCRIPTION)
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
+                         description=SMOOTH_DESCRIPTION)
+
+
+class SKELSPLAT_PG_scene(FitSettings, bpy.types.PropertyGroup):
     """The take of this scene: inputs, fit settings, job status and results."""
 
     take_name: StringProperty(name="Take", description="Name of the take (collections, actions)",
@@ -113,13 +125,6 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
     keypoints_summary: StringProperty(name="Keypoints", description="What is loaded")
     detector: EnumProperty(name="Detector", default="mediapipe", items=DETECTOR_ITEMS,
                            description="2D keypoint detector run on the footage")
-
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
-                         description=DEVICE_DESCRIPTION)
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
-                       description=MODE_DESCRIPTION)
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
-                         description=SMOOTH_DESCRIPTION)
     motion_path: StringProperty(name="Fit", subtype="FILE_PATH", options=RELATIVE_PATH,
                                 description="The last fit (SkelSplat motion NPZ), relative to "
                                             "the .blend when it is saved")
