@@ -22,6 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .camera_values import add_offsets_argument
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from ..core.camera import LENS_MODELS
@@ -49,8 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "seen by the most cameras)")
     p.add_argument("--step", type=int, metavar="N", help="examine every N-th frame "
                    "(default: about 300 frames per video)")
-    p.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
-                   help="frame offsets: take frame t is video frame t + N of camera CAM")
+    add_offsets_argument(p)
     p.add_argument("--out", metavar="OUT.toml", help="calibration to write")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run_board)

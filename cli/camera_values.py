@@ -1,8 +1,25 @@
-"""``CAM=VALUE`` command-line items (``--offsets CAM=N``, ``--map CAM=VIDEO``), parsed once."""
+"""``CAM=VALUE`` command-line items (``--offsets CAM=N``, ``--map CAM=VIDEO``), parsed once,
+and the camera-pairing options the commands share."""
 
 from __future__ import annotations
 
+import argparse
+
 from ..core.errors import SkelsplatError
+
+
+def add_offsets_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--offsets CAM=N ...`` (read with :func:`parse_offsets`)."""
+    parser.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
+                        help="frame offsets: take frame t is video frame t + N of camera CAM")
+
+
+def add_pair_by_order_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup
+                               ) -> None:
+    """``--pair-by-order`` (alias ``--sorted``)."""
+    parser.add_argument("--pair-by-order", "--sorted", dest="pair_by_order", action="store_true",
+                        help="pair cameras and videos in sorted file-name order when the names "
+                             "do not match (each pair is listed in a warning)")
 
 
 def parse_camera_values(items: list[str], flag: str, integer: bool = False) -> dict:

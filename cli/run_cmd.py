@@ -16,6 +16,7 @@ import sys
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
+from .camera_values import add_offsets_argument, add_pair_by_order_argument
 from .fit_cmd import add_fit_arguments
 from .progress import StageProgress, set_verbose
 
@@ -37,11 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--calibration", metavar="FILE", help="calibration file (any format)")
     src.add_argument("--keypoints", metavar="PATH",
                      help="precomputed 2D keypoints (any supported format): skips detection")
-    src.add_argument("--pair-by-order", action="store_true",
-                     help="pair cameras and videos in sorted file-name order when the names do "
-                          "not match (each pair is listed in a warning)")
-    src.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
-                     help="frame offsets: take frame t is video frame t + N of camera CAM")
+    add_pair_by_order_argument(src)
+    add_offsets_argument(src)
     src.add_argument("--fps", type=float, metavar="N",
                      help="frame rate of the take (default: from the keypoints or the videos)")
     out = p.add_argument_group("output")

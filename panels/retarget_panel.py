@@ -79,11 +79,8 @@ class SKELSPLAT_PT_runs(_Sub, bpy.types.Panel):
         layout.operator("skelsplat.proxy_mesh", icon="OUTLINER_OB_MESH")
 
 
-class SKELSPLAT_PT_export_presets(bpy.types.Panel):
+class SKELSPLAT_PT_export_presets(_Sub, bpy.types.Panel):
     bl_label = "Engine Presets"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "SkelSplat"
     bl_parent_id = "SKELSPLAT_PT_export"
 
     def draw(self, context):
