@@ -28,7 +28,7 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> f
     e = joint_errors(pred, gt)
     if mask is not None:
         e = np.where(mask, e, np.nan)
-    return float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
+    return float(nanmean(e))
 
 
 def median_error(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -75,7 +75,7 @@ def acceleration_error(pred: np.ndarray, gt: np.ndarray, fps: float) -> float:
     ap = (pred[2:] - 2 * pred[1:-1] + pred[:-2]) * fps * fps
     ag = (gt[2:] - 2 * gt[1:-1] + gt[:-2]) * fps * fps
     e = np.linalg.norm(ap - ag, axis=-1)
-    return float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
+    return float(nanmean(e))
 
 
 def bone_length_std(pred: np.ndarray, bones: np.ndarray) -> float:
