@@ -22,6 +22,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..core import metrics
 from ..core.animation import Animation, AnimationOptions, animate
 from ..core.armature import (
     basis_from_pose,
@@ -267,15 +268,7 @@ def joint_error_stats(motion: Motion3D, names: list[str]) -> tuple[dict, np.ndar
     if err is None:
         return {n: (float("nan"), float("nan")) for n in names}, None
     idx = [motion.index(n) for n in names]
-    e = np.asarray(err, dtype=float)[:, :, idx]  # [F, V, J]
-    finite = np.isfinite(e)
-    counts = finite.sum(axis=(0, 1))
-    sums = np.where(finite, e, 0.0).sum(axis=(0, 1))
-    mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    peak = np.where(counts > 0, np.where(finite, e, -np.inf).max(axis=(0, 1)), np.nan)
-    per_frame_n = finite.sum(axis=1)
-    per_frame = np.where(per_frame_n > 0, np.where(finite, e, 0).sum(1) / np.maximum(
-        per_frame_n, 1), np.nan)  # [F, J]
+    mean, peak, per_frame = metrics.joint_error_stats(np.asarray(err, dtype=float)[:, :, idx])
     stats = {n: (float(mean[k]), float(peak[k])) for k, n in enumerate(names)}
     return stats, per_frame
 

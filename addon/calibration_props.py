@@ -13,25 +13,24 @@ from bpy.props import (
     StringProperty,
 )
 
-BOARD_ITEMS = [
-    ("charuco", "ChArUco", "Checkerboard with ArUco markers (partial views work)"),
-    ("checkerboard", "Checkerboard", "Plain checkerboard (the whole board must be seen)"),
-]
-MODEL_ITEMS = [
-    ("pinhole", "Pinhole", "OpenCV pinhole with k1 k2 p1 p2 distortion"),
-    ("fisheye", "Fisheye", "OpenCV equidistant fisheye (k1..k4)"),
-]
+from ..core.calibration.board import BOARD_KINDS, DICTIONARIES
+from ..core.camera import LENS_MODELS
+from .enum_items import enum_items
+
+BOARD_ITEMS = enum_items(BOARD_KINDS, {
+    "charuco": ("ChArUco", "Checkerboard with ArUco markers (partial views work)"),
+    "checkerboard": ("Checkerboard", "Plain checkerboard (the whole board must be seen)"),
+})
+MODEL_ITEMS = enum_items(LENS_MODELS, {
+    "pinhole": ("Pinhole", "OpenCV pinhole with k1 k2 p1 p2 distortion"),
+    "fisheye": ("Fisheye", "OpenCV equidistant fisheye (k1..k4)"),
+})
 SYNC_ITEMS = [
     ("keypoints", "Keypoints", "From the 2D keypoints and the calibration (epipolar "
      "agreement)"),
     ("audio", "Audio", "From the sound of the footage"),
 ]
-
-
-def _dictionary_items() -> list[tuple[str, str, str]]:
-    from ..core.calibration.board import DICTIONARIES  # numpy only
-
-    return [(d, d, "") for d in DICTIONARIES]
+DICTIONARY_ITEMS = [(d, d, "") for d in DICTIONARIES]
 
 
 class SKELSPLAT_PG_calibration_camera(bpy.types.PropertyGroup):
@@ -64,7 +63,7 @@ class SKELSPLAT_PG_calibration(bpy.types.PropertyGroup):
                              description="Side of one printed square in mm (measure it)")
     marker_mm: FloatProperty(name="Marker (mm)", default=75.0, min=1.0,
                              description="ChArUco: side of one marker in mm")
-    dictionary: EnumProperty(name="Dictionary", items=_dictionary_items(),
+    dictionary: EnumProperty(name="Dictionary", items=DICTIONARY_ITEMS,
                              default="DICT_4X4_50", description="ChArUco: ArUco dictionary")
     model: EnumProperty(name="Lens", items=MODEL_ITEMS, default="pinhole",
                         description="Lens model fitted to every camera")

@@ -52,17 +52,25 @@ def start_calibrate(scene: bpy.types.Scene, synchronous: bool = False) -> jobs.J
         return result
 
     def on_done(result):
-        target = bpy.data.scenes.get(name)
-        if target is not None:
-            c = _calib(target)
-            _fill_cameras(c, result.rms_px, result.n_views)
-            c.summary = result.lines[0]
-            props = _props(target)
-            import_capture(target, bpy.path.relpath(str(out)) if bpy.data.filepath
-                           else str(out), props.footage_path, props.take_name)
+        _show_calibration(name, bpy.path.relpath(str(out)) if bpy.data.filepath else str(out),
+                          result.rms_px, result.n_views, result.lines[0])
         return result
 
     return jobs.start("calibrate", work, on_done, scene=scene, synchronous=synchronous)
+
+
+def _show_calibration(scene_name: str, path: str, rms_px: dict, counts: dict,
+                      summary: str) -> None:
+    """Show a new calibration in scene ``scene_name`` (when it still exists): the per-camera
+    table, the summary line, and the capture re-imported from ``path``."""
+    target = bpy.data.scenes.get(scene_name)
+    if target is None:
+        return
+    cal = _calib(target)
+    _fill_cameras(cal, rms_px, counts)
+    cal.summary = summary
+    props = _props(target)
+    import_capture(target, path, props.footage_path, props.take_name)
 
 
 def start_refine(scene: bpy.types.Scene, synchronous: bool = False) -> jobs.Job:
@@ -93,13 +101,8 @@ def start_refine(scene: bpy.types.Scene, synchronous: bool = False) -> jobs.Job:
         return result
 
     def on_done(result):
-        target = bpy.data.scenes.get(name)
-        if target is not None:
-            c = _calib(target)
-            _fill_cameras(c, result.rms_after_px, result.n_observations)
-            c.summary = result.lines[0]
-            p = _props(target)
-            import_capture(target, str(out), p.footage_path, p.take_name)
+        _show_calibration(name, str(out), result.rms_after_px, result.n_observations,
+                          result.lines[0])
         return result
 
     return jobs.start("refine", work, on_done, scene=scene, synchronous=synchronous)

@@ -22,11 +22,12 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import Cancelled, SkelsplatError
+from ..core.progress import ProgressFn
 
 #: Distributions the fitter and detectors use, with their import names.
 DEPENDENCIES = {"torch": "torch", "gsplat": "gsplat", "mediapipe": "mediapipe"}
@@ -148,7 +149,7 @@ def pip_command(requirements: Sequence[str], target: str | Path,
 
 
 def pip_install(requirements: Sequence[str], target: str | Path, *, python: str | None = None,
-                progress: Callable[[float, str], None] | None = None,
+                progress: ProgressFn | None = None,
                 cancel: threading.Event | None = None,
                 extra_args: Sequence[str] = ()) -> Path:
     """Install ``requirements`` into ``target`` with pip, streaming its output as progress.

@@ -13,38 +13,51 @@ from bpy.props import (
     StringProperty,
 )
 
+from ..core.animation import FLOOR_MODES
+from ..core.armature import REST_POSES
+from ..core.detect.runner import BACKENDS
+from ..core.fit.options import DEVICES, MODES, SMOOTHERS
 from .calibration_props import SKELSPLAT_PG_calibration
+from .enum_items import enum_items
 
-DEVICE_ITEMS = [
-    ("auto", "Auto", "CUDA when available, else CPU"),
-    ("cpu", "CPU", "Always fit on the CPU"),
-    ("cuda", "CUDA", "Fit on an NVIDIA GPU (needs a CUDA build of torch)"),
-]
-MODE_ITEMS = [
-    ("fast", "Fast", "Windowed, batched fitting (same loss, much faster)"),
-    ("reference", "Reference", "The authors' full-image per-frame schedule (slow)"),
-]
-SMOOTH_ITEMS = [
-    ("auto", "Auto", "Fast mode with a frame rate: Whittaker smoothing (an acceleration "
-     "penalty over the whole take, its weight chosen per joint from the data, then the "
-     "take's skeleton); otherwise off. Raw joints are kept"),
-    ("off", "Off", "No temporal smoothing (frames fitted independently)"),
-    ("whittaker", "Whittaker", "Acceleration penalty over the whole take, weight chosen per "
-     "joint from the data; raw joints are kept"),
-    ("butterworth", "Butterworth", "Zero-phase low-pass filter, cut-off chosen per joint from "
-     "the data; raw joints are kept"),
-    ("robust", "Robust", "Reject single-frame spikes, then the zero-phase filter; raw joints "
-     "are kept"),
-]
+DEVICE_ITEMS = enum_items(DEVICES, {
+    "auto": ("Auto", "CUDA when available, else CPU"),
+    "cpu": ("CPU", "Always fit on the CPU"),
+    "cuda": ("CUDA", "Fit on an NVIDIA GPU (needs a CUDA build of torch)"),
+})
+MODE_ITEMS = enum_items(MODES, {
+    "fast": ("Fast", "Windowed, batched fitting (same loss, much faster)"),
+    "reference": ("Reference", "The authors' full-image per-frame schedule (slow)"),
+})
+SMOOTH_ITEMS = enum_items(SMOOTHERS, {
+    "auto": ("Auto", "Fast mode with a frame rate: Whittaker smoothing (an acceleration "
+             "penalty over the whole take, its weight chosen per joint from the data, then "
+             "the take's skeleton); otherwise off. Raw joints are kept"),
+    "off": ("Off", "No temporal smoothing (frames fitted independently)"),
+    "whittaker": ("Whittaker", "Acceleration penalty over the whole take, weight chosen per "
+                  "joint from the data; raw joints are kept"),
+    "butterworth": ("Butterworth", "Zero-phase low-pass filter, cut-off chosen per joint from "
+                    "the data; raw joints are kept"),
+    "robust": ("Robust", "Reject single-frame spikes, then the zero-phase filter; raw joints "
+               "are kept"),
+})
 
 
 #: Path properties may hold Blender's ``//`` (relative to the .blend); 4.5+ wants it declared.
 RELATIVE_PATH = ({"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set())
 
-DETECTOR_ITEMS = [
-    ("mediapipe", "MediaPipe", "MediaPipe Pose (bundled model)"),
-    ("onnx", "ONNX", "Top-down ONNX model (RTMPose style)"),
-]
+DETECTOR_ITEMS = enum_items(BACKENDS, {
+    "mediapipe": ("MediaPipe", "MediaPipe Pose (bundled model)"),
+    "onnx": ("ONNX", "Top-down ONNX model (RTMPose style)"),
+})
+REST_POSE_ITEMS = enum_items(REST_POSES, {
+    "T": ("T-pose", "Arms level in the rest pose"),
+    "A": ("A-pose", "Arms 45 degrees down in the rest pose"),
+})
+FLOOR_ITEMS = enum_items(FLOOR_MODES, {
+    "align": ("Align", "Put the floor found under the feet at Z = 0 with +Z up"),
+    "keep": ("Keep", "Stay in the calibration's world"),
+})
 MODEL_DESCRIPTION = ("The ONNX pose model file (top-down, RTMPose style, COCO-17 joints) "
                      "the ONNX detector runs")
 DEVICE_DESCRIPTION = "Where the fit runs"
@@ -76,7 +89,19 @@ class SKELSPLAT_PG_joint_error(bpy.types.PropertyGroup):
     max_px: FloatProperty(name="Max", description="Largest reprojection error (px)", precision=2)
 
 
-class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
+class FitSettings:
+    """Mixin: the fit's settings (the names of ``FitOptions``), for ``scene.skelsplat`` and
+    the Fit operator alike."""
+
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
+                         description=DEVICE_DESCRIPTION)
+    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
+                       description=MODE_DESCRIPTION)
+    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
+                         description=SMOOTH_DESCRIPTION)
+
+
+class SKELSPLAT_PG_scene(FitSettings, bpy.types.PropertyGroup):
     """The take of this scene: inputs, fit settings, job status and results."""
 
     take_name: StringProperty(name="Take", description="Name of the take (collections, actions)",
@@ -104,13 +129,6 @@ class SKELSPLAT_PG_scene(bpy.types.PropertyGroup):
                            description="2D keypoint detector run on the footage")
     model: StringProperty(name="Model File", subtype="FILE_PATH", options=RELATIVE_PATH,
                           description=MODEL_DESCRIPTION)
-
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
-                         description=DEVICE_DESCRIPTION)
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
-                       description=MODE_DESCRIPTION)
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
-                         description=SMOOTH_DESCRIPTION)
     reprojection_px: FloatProperty(
         name="Reprojection Error", default=float("nan"), precision=2,
         description="Mean reprojection error of the delivered motion of the last fit (px): "

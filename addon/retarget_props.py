@@ -14,14 +14,16 @@ from bpy.props import (
 )
 
 from ..core.retarget.bone_map import PRESET_NAMES
+from ..core.retarget.solve import ROOT_MOTIONS
+from .enum_items import enum_items
 
-PRESET_ITEMS = [(n, n.replace("_", " ").title() if n != "auto" else "Auto",
-                 "Guess from the bone names and rest pose" if n == "auto" else f"{n} preset")
-                for n in PRESET_NAMES]
-ROOT_MOTION_ITEMS = [
-    ("keep", "Keep", "The hips travel the actor's path, scaled by the leg-length ratio"),
-    ("in_place", "In place", "Horizontal root motion removed (the character stays put)"),
-]
+PRESET_ITEMS = enum_items(PRESET_NAMES, {
+    n: ("Auto", "Guess from the bone names and rest pose") if n == "auto"
+    else (n.replace("_", " ").title(), f"{n} preset") for n in PRESET_NAMES})
+ROOT_MOTION_ITEMS = enum_items(ROOT_MOTIONS, {
+    "keep": ("Keep", "The hips travel the actor's path, scaled by the leg-length ratio"),
+    "in_place": ("In place", "Horizontal root motion removed (the character stays put)"),
+})
 EXPORT_PRESET_ITEMS = [
     ("FBX_UNITY", "FBX Unity", "FBX, -Z forward, Y up, deform bones, no leaf bones"),
     ("FBX_UNREAL", "FBX Unreal", "FBX, X forward, Z up, deform bones, no leaf bones"),

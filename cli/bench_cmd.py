@@ -26,6 +26,8 @@ FVR_FRAMES_QUICK = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from ..core.fit.options import DEVICES
+
     p = subparsers.add_parser("bench", help="run the accuracy / speed / Shelf benchmarks",
                               description="Run the benchmark suite and write the markdown "
                                           "report, its PNG plots and bench/results.json.")
@@ -35,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="markdown report to write (default: docs/benchmarks.md)")
     p.add_argument("--data", type=Path, default=None,
                    help="shared data folder (default: $SKELSPLAT_SHARED_DATA or ../shared/data)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="device of the SkelSplat fitter")
     p.add_argument("--no-fitter", action="store_true", help="baselines only")
     p.add_argument("--fast-vs-reference", type=int, default=None, metavar="N",
@@ -78,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
         return run_animation(args)
     import tempfile
 
-    from tqdm import tqdm
-
     from ..core.bench import runner
     from ..core.bench.methods import all_methods, fitter_available
     from ..core.bench.report import write_report
     from ..core.bench.scenarios import CLIPS, accuracy_scenarios, occlusion_sweep
     from ..core.errors import SkelsplatError
+    from ..core.progress import counting_steps
+    from .progress import StageProgress
 
     data = find_data_dir(args.data)
     q = args.quick
@@ -120,11 +122,8 @@ def run(args: argparse.Namespace) -> int:
     res_path = args.out.parent / "bench" / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
     t0 = time.time()
-    with tqdm(total=total, unit="step", dynamic_ncols=True) as bar:
-        def progress(msg: str) -> None:
-            bar.set_description(msg[:60])
-            bar.update(1)
-
+    with StageProgress("bench") as bar:
+        progress = counting_steps(bar.update, total)
         if "accuracy" in sections:
             results["accuracy"] = runner.run_accuracy(data, frames, sweep_frames, methods,
                                                       progress)

@@ -22,8 +22,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from .camera_values import add_offsets_argument
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from ..core.camera import LENS_MODELS
+
     p = subparsers.add_parser(
         "calibrate", help="calibrate cameras from a board video; refine; sync",
         description="Calibrate cameras from videos of a ChArUco or checkerboard board "
@@ -40,15 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--dictionary", help="ChArUco: ArUco dictionary (default DICT_4X4_50)")
     p.add_argument("--legacy", action="store_true",
                    help="ChArUco board printed by OpenCV < 4.6 (even row counts)")
-    p.add_argument("--model", default="pinhole", choices=("pinhole", "fisheye"),
+    p.add_argument("--model", default="pinhole", choices=LENS_MODELS,
                    help="lens model of every camera")
     p.add_argument("--origin-frame", type=int, metavar="N",
                    help="frame showing the board on the floor (default: the earliest frame "
                         "seen by the most cameras)")
     p.add_argument("--step", type=int, metavar="N", help="examine every N-th frame "
                    "(default: about 300 frames per video)")
-    p.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
-                   help="frame offsets: take frame t is video frame t + N of camera CAM")
+    add_offsets_argument(p)
     p.add_argument("--out", metavar="OUT.toml", help="calibration to write")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run_board)
@@ -109,7 +112,7 @@ def run_board(args: argparse.Namespace) -> int:
     from ..core.calibration.from_videos import calibrate_videos
     from ..core.calibration.quality import write_calibration_with_errors
     from ..core.errors import CalibrationError
-    from .run_cmd import _parse_offsets
+    from .camera_values import parse_offsets
 
     if not args.videos:
         raise CalibrationError("--videos DIR is required (or use: calibrate refine / sync)")
@@ -121,7 +124,7 @@ def run_board(args: argparse.Namespace) -> int:
         print(f"[{100 * fraction:3.0f} %] {message}", file=sys.stderr)
 
     cal = calibrate_videos(args.videos, board, args.model, args.origin_frame, args.step,
-                           _parse_offsets(args.offsets), progress)
+                           parse_offsets(args.offsets), progress)
     write_calibration_with_errors(cal.rig, cal.rms_px, "board", out, board.describe(),
                                   overwrite=args.overwrite)
     for line in cal.lines:

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .camera_values import add_offsets_argument, add_pair_by_order_argument
 from .progress import StageProgress, set_verbose
 
 
@@ -31,19 +32,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--calibration", metavar="FILE",
                    help="calibration file (any supported format); without it each video is "
                         "its own camera, named by its file stem")
-    p.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+    from ..core.detect.runner import BACKENDS
+
+    p.add_argument("--backend", choices=BACKENDS, default="mediapipe",
                    help="mediapipe: BlazePose (33 joints, bundled model); onnx: your "
                         "RTMPose-style model file (--model)")
     p.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
     p.add_argument("--joint-set", default="coco_17",
                    help="joint set of the ONNX model's outputs (default coco_17)")
-    p.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
-                   help="frame offsets: take frame t is video frame t + N of camera CAM")
+    add_offsets_argument(p)
     p.add_argument("--map", nargs="+", metavar="CAM=VIDEO", default=[],
                    help="explicit camera -> video file assignments")
-    p.add_argument("--pair-by-order", "--sorted", dest="pair_by_order", action="store_true",
-                   help="pair cameras and videos in sorted file-name order when the names do "
-                        "not match (each pair is listed in a warning)")
+    add_pair_by_order_argument(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     p.add_argument("--cache-dir", metavar="DIR",

@@ -2,7 +2,7 @@
 
 ``skelsplat fit --calibration CAL --keypoints PATH [PATH ...] [--keypoint-format F]
 [--joint-set NAME] [--device auto|cpu|cuda] [--mode fast|reference]
-[--smooth auto|off|whittaker|butterworth|robust] [--cutoff HZ] [--skeleton auto|off|rigid]
+[--smooth auto|off|whittaker|butterworth|robust] [--smooth-cutoff HZ] [--skeleton auto|off|rigid]
 [--fps N] --out OUT.npz|.json|.trc|.c3d [--overwrite]``
 
 Writes canonical joints (NaN / invalid where they cannot be determined) with their
@@ -20,9 +20,10 @@ from .progress import StageProgress
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-                      cutoff_flag: str) -> None:
-    """``--device``, ``--mode``, ``--smooth`` and the smoothing cut-off (``cutoff_flag``),
-    shared by ``skelsplat fit`` and ``skelsplat run``."""
+                      old_cutoff_flag: str | None = None) -> None:
+    """``--device``, ``--mode``, ``--smooth`` and ``--smooth-cutoff`` (``smooth_cutoff_hz`` of
+    the API), shared by ``skelsplat fit`` and ``skelsplat run``; ``old_cutoff_flag`` is an
+    earlier name of the cut-off, still accepted but not shown."""
     from ..core.fit.options import DEVICES, MODES, SMOOTHERS
 
     parser.add_argument("--device", default="auto", choices=DEVICES, help="compute device")
@@ -34,10 +35,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                              "acceleration penalty, in fast mode when the frame rate is known, "
                              "else off), off, whittaker, butterworth, robust (the unsmoothed "
                              "joints are kept in the NPZ)")
-    parser.add_argument(cutoff_flag, dest="smooth_cutoff_hz", type=float, default=None,
+    parser.add_argument("--smooth-cutoff", dest="smooth_cutoff_hz", type=float, default=None,
                         metavar="HZ",
                         help="smoothing cut-off frequency (default: chosen per joint from the "
                              "data by cross-validation)")
+    if old_cutoff_flag:
+        parser.add_argument(old_cutoff_flag, dest="smooth_cutoff_hz", type=float,
+                            help=argparse.SUPPRESS)
 
 
 def fit_options(args: argparse.Namespace, **extra):

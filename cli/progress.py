@@ -91,6 +91,16 @@ class StageProgress:
             self.last_line = now
             self._line(f"{100 * self.fraction:3.0f}% {self.message}".rstrip())
 
+    def write(self, text: str) -> None:
+        """Print ``text`` on its own line, above the bar on a terminal (shown even when the
+        progress itself is disabled)."""
+        if self.bar is not None:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
     def close(self) -> None:
         if not self.enabled:
             return

@@ -20,6 +20,8 @@ from ..core.errors import SkelsplatError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..core.retarget.solve import ROOT_MOTIONS
+
     p = sub.add_parser("retarget", help="retarget a take's motion onto a character",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("motion", type=Path, help="SkelSplat motion NPZ (joints.npz)")
@@ -29,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output .blend, .fbx or .glb")
     p.add_argument("--armature", default="", help="target armature object (default: the one "
                    "with the most bones)")
-    p.add_argument("--root-motion", choices=("keep", "in_place"), default="keep")
+    p.add_argument("--root-motion", choices=ROOT_MOTIONS, default="keep")
     p.add_argument("--scale", type=float, default=0.0,
                    help="root-motion scale; 0 uses the leg-length ratio")
     p.add_argument("--no-plant-feet", action="store_true", help="do not hold feet in contact")

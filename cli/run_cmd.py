@@ -18,6 +18,7 @@ import sys
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
+from .camera_values import add_offsets_argument, add_pair_by_order_argument
 from .fit_cmd import add_fit_arguments
 from .progress import StageProgress, set_verbose
 
@@ -39,11 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     src.add_argument("--calibration", metavar="FILE", help="calibration file (any format)")
     src.add_argument("--keypoints", metavar="PATH",
                      help="precomputed 2D keypoints (any supported format): skips detection")
-    src.add_argument("--pair-by-order", action="store_true",
-                     help="pair cameras and videos in sorted file-name order when the names do "
-                          "not match (each pair is listed in a warning)")
-    src.add_argument("--offsets", nargs="+", metavar="CAM=N", default=[],
-                     help="frame offsets: take frame t is video frame t + N of camera CAM")
+    add_pair_by_order_argument(src)
+    add_offsets_argument(src)
     src.add_argument("--fps", type=float, metavar="N",
                      help="frame rate of the take (default: from the keypoints or the videos)")
     out = p.add_argument_group("output")
@@ -56,22 +54,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="skip the Blender stage (no take.blend / take.fbx / take.bvh)")
     out.add_argument("--report-frames", type=int, default=3, metavar="N",
                      help="footage frames per camera drawn in the report (default 3)")
+    from ..core.animation import FLOOR_MODES
+    from ..core.armature import REST_POSES
+    from ..core.detect.runner import BACKENDS
+
     fit = p.add_argument_group("detection and fit")
-    fit.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+    fit.add_argument("--backend", choices=BACKENDS, default="mediapipe",
                      help="2D detector (default mediapipe)")
     fit.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
     fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
     fit.add_argument("--cache-dir", metavar="DIR",
                      help="detection cache folder (default: .skelsplat_cache next to the videos)")
-    add_fit_arguments(fit, "--smooth-cutoff")
+    add_fit_arguments(fit)
     anim = p.add_argument_group("animation (the baked armature)")
-    anim.add_argument("--rest-pose", choices=("T", "A"), default="T",
+    anim.add_argument("--rest-pose", choices=REST_POSES, default="T",
                       help="armature rest pose: T (arms level, default) or A (45 deg down)")
-    anim.add_argument("--floor", choices=("align", "keep"), default="align",
+    anim.add_argument("--floor", choices=FLOOR_MODES, default="align",
                       help="align: put the floor found under the feet at Z = 0 with +Z up "
                            "(default); keep: stay in the calibration's world")
-    anim.add_argument("--no-foot-lock", action="store_true",
+    anim.add_argument("--no-lock-feet", dest="no_foot_lock", action="store_true",
                       help="do not lock planted feet (contacts are still detected and keyed)")
+    anim.add_argument("--no-foot-lock", dest="no_foot_lock", action="store_true",
+                      help=argparse.SUPPRESS)  # the earlier name
     p.add_argument("--verbose", action="store_true",
                    help="show the detector's own log messages (silenced by default)")
     p.set_defaults(func=run)

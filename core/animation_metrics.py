@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .metrics import bone_lengths
+
 
 @dataclass
 class AnimationMetrics:
@@ -64,7 +66,7 @@ def bone_length_std_mm(heads: np.ndarray, parents: np.ndarray) -> float:
     kids = np.flatnonzero(parents >= 0)
     if len(kids) == 0:
         return float("nan")
-    d = np.linalg.norm(heads[:, kids] - heads[:, parents[kids]], axis=-1)
+    d = bone_lengths(heads, np.stack([kids, parents[kids]], axis=1))  # [F, B']
     return float(d.std(axis=0).mean() * 1000.0)
 
 

@@ -9,9 +9,10 @@ than fitted where they are.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from .metrics import bone_length_statistics as bone_length_statistics  # used by fit/take.py
+from .metrics import bone_lengths
 
 #: A bone is implausible when its length differs from the take's typical length by more
 #: than ``max(REL_TOLERANCE x L, ABS_TOLERANCE_M)``.
@@ -25,44 +26,6 @@ N_SIGMA = 4.0
 MIN_BONE_M = 0.15
 #: Frames checked at once (the checks are per frame).
 _BLOCK = 512
-
-
-def typical_bone_lengths(
-    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
-    bones: np.ndarray,  # [B, 2] joint indices
-    trusted: np.ndarray | None = None,  # [F, J] bool: endpoints trusted for the estimate
-    min_samples: int = 3,
-) -> np.ndarray:  # [B] metres, NaN where fewer than ``min_samples`` samples
-    """Median length of every bone over the frames where both endpoints are trusted
-    (all finite endpoints when ``trusted`` leaves fewer than ``min_samples``)."""
-    return bone_length_statistics(X, bones, trusted, min_samples)[0]
-
-
-def bone_length_statistics(
-    X: np.ndarray,  # [F, J, 3] metres, NaN where unknown
-    bones: np.ndarray,  # [B, 2] joint indices
-    trusted: np.ndarray | None = None,  # [F, J] bool
-    min_samples: int = 3,
-) -> tuple[np.ndarray, np.ndarray]:  # [B] median (m), [B] robust spread (m)
-    """:func:`typical_bone_lengths` and the robust spread of each bone's length over the
-    same frames (1.4826 x the median absolute deviation: a standard deviation for Gaussian
-    jitter, unmoved by a minority of gross errors)."""
-    X = np.asarray(X, dtype=float)
-    bones = np.asarray(bones, dtype=int).reshape(-1, 2)
-    lengths = np.linalg.norm(X[:, bones[:, 0]] - X[:, bones[:, 1]], axis=-1)  # [F, B]
-    finite = np.isfinite(lengths)
-    use = finite
-    if trusted is not None:
-        t = np.asarray(trusted, dtype=bool)
-        both = finite & t[:, bones[:, 0]] & t[:, bones[:, 1]]
-        use = np.where(both.sum(0) >= min_samples, both, finite)
-    enough = use.sum(0) >= min_samples
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sample = np.where(use, lengths, np.nan)
-        med = np.nanmedian(sample, axis=0)
-        spread = 1.4826 * np.nanmedian(np.abs(sample - med), axis=0)
-    return np.where(enough, med, np.nan), np.where(enough, spread, np.nan)
 
 
 def reach_limits(
@@ -157,7 +120,7 @@ def _check_block(
             limit[i], jitter[i] = bone_set[(a, b)]
     tol = np.maximum(np.maximum(rel_tolerance * limit, abs_tolerance_m),
                      n_sigma * jitter)  # [P]
-    dist = np.linalg.norm(X[:, pairs[:, 0]] - X[:, pairs[:, 1]], axis=-1)  # [F, P]
+    dist = bone_lengths(X, pairs)  # [F, P]
     excess = np.where(is_bone, np.abs(dist - limit), dist - limit)
     bad_all = excess > tol
     rel = np.where(bad_all, excess / np.maximum(limit, abs_tolerance_m), 0.0)

@@ -19,7 +19,8 @@ import numpy as np
 from .errors import CalibrationError
 
 CameraModel = str  # "pinhole" | "fisheye"
-_MODELS = ("pinhole", "fisheye")
+#: Lens models a camera may have.
+LENS_MODELS = ("pinhole", "fisheye")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,9 +51,9 @@ class Camera:
         K = _as_float(self.K, (3, 3), f"{where}: intrinsic matrix K")
         R = _as_float(self.R, (3, 3), f"{where}: rotation R")
         t = _as_float(self.t, (3,), f"{where}: translation t").reshape(3)
-        if self.model not in _MODELS:
+        if self.model not in LENS_MODELS:
             raise CalibrationError(f"{where}: unknown camera model {self.model!r}; "
-                                   f"expected one of {_MODELS}")
+                                   f"expected one of {LENS_MODELS}")
         n_dist = 5 if self.model == "pinhole" else 4
         dist = np.zeros(n_dist)
         raw = np.asarray(self.dist, dtype=float).ravel()

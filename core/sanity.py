@@ -23,7 +23,6 @@ panel's field in Blender).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
@@ -32,6 +31,7 @@ import numpy as np
 from .camera import Camera, Rig
 from .errors import CalibrationError, KeypointError, SkelsplatError
 from .keypoints.multiview import Keypoints2D
+from .metrics import bone_lengths, nanmedian
 from .skeletons import get_joint_set, joint_set_names
 
 #: No depth can be triangulated when every camera pair is closer than this (metres).
@@ -250,10 +250,8 @@ def joint_set_asymmetry(joints: np.ndarray, joint_set: str) -> float:
             pairs.append((i, twin))
     if not pairs:
         return float("nan")
-    lengths = np.linalg.norm(joints[:, bones[:, 0]] - joints[:, bones[:, 1]], axis=-1)  # [S, B]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bones
-        typical = np.nanmedian(lengths, axis=0)  # [B]
+    typical = nanmedian(bone_lengths(joints, bones), axis=0)  # [B]
+    with np.errstate(all="ignore"):
         diffs = [abs(typical[i] - typical[t]) / max(typical[i], typical[t])
                  for i, t in pairs if np.isfinite(typical[i] + typical[t])
                  and max(typical[i], typical[t]) > 0]
@@ -332,9 +330,7 @@ def check_keypoints(keypoints: Keypoints2D, rig: Rig,
                 f"any detection in the take's frames {int(keypoints.frame_numbers[0])}.."
                 f"{int(keypoints.frame_numbers[-1])}; check the offset", option="offsets")
         found.append(f"camera {cam_name} has no detection in any frame: it is not used")
-    out = Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
-                      keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
-                      dict(keypoints.meta))
+    out = keypoints.replace(data=data)
     if check_labels:
         check_joint_set(out, rig, joint_set_name)
     found += check_agreement(out, rig)

@@ -324,6 +324,4 @@ def shift_keypoints(keypoints: Keypoints2D, offsets: dict[str, int]) -> Keypoint
         ok = (src >= 0) & (src < F)
         data[:, v] = 0.0
         data[ok, v] = keypoints.data[src[ok], v]
-    return Keypoints2D(data, list(keypoints.camera_names), keypoints.joint_set,
-                       keypoints.frame_numbers.copy(), keypoints.fps, keypoints.source,
-                       dict(keypoints.meta))
+    return keypoints.replace(data=data)

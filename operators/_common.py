@@ -9,6 +9,22 @@ import bpy
 from ..addon import jobs
 from ..core.errors import SkelsplatError
 
+SYNCHRONOUS_DESCRIPTION = "Run to completion before returning (scripts, batch, tests)"
+
+
+class JobOperator:
+    """Mixin of an operator that starts the background job ``job_kind``: not available while
+    such a job runs; ``synchronous`` runs it to completion (scripts, batch, tests)."""
+
+    job_kind = ""
+    synchronous: bpy.props.BoolProperty(name="Synchronous", default=False,
+                                        description=SYNCHRONOUS_DESCRIPTION,
+                                        options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        return not jobs.running(cls.job_kind)
+
 
 def field_hint(op: bpy.types.Operator, option: str | None) -> str:
     """`` (Field Name)``: the operator's or the panel's field for the setting an error

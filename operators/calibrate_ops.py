@@ -3,47 +3,33 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty
+from bpy.props import EnumProperty
 
-from ..addon import calibration_session, jobs
+from ..addon import calibration_session
 from ..addon.calibration_props import SYNC_ITEMS
-from ._common import run_action
-
-_SYNC = "Run to completion before returning (scripts, batch, tests)"
+from ._common import JobOperator, run_action
 
 
-class SKELSPLAT_OT_calibrate_board(bpy.types.Operator):
+class SKELSPLAT_OT_calibrate_board(JobOperator, bpy.types.Operator):
     """Calibrate the cameras from the board videos (background) and write the TOML"""
 
     bl_idname = "skelsplat.calibrate_board"
     bl_label = "Calibrate from Board"
     bl_options = {"REGISTER"}
-
-    synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
-                              options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context):
-        return not jobs.running("calibrate")
+    job_kind = "calibrate"
 
     def execute(self, context):
         return run_action(self, lambda: calibration_session.start_calibrate(
             context.scene, self.synchronous))
 
 
-class SKELSPLAT_OT_refine_calibration(bpy.types.Operator):
+class SKELSPLAT_OT_refine_calibration(JobOperator, bpy.types.Operator):
     """Refine the cameras' positions from the actor's 2D keypoints (background)"""
 
     bl_idname = "skelsplat.refine_calibration"
     bl_label = "Refine from Actor"
     bl_options = {"REGISTER"}
-
-    synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
-                              options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context):
-        return not jobs.running("refine")
+    job_kind = "refine"
 
     def execute(self, context):
         return run_action(self, lambda: calibration_session.start_refine(

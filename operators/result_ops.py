@@ -6,6 +6,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from ..addon import session
+from ..addon.properties import FLOOR_ITEMS, REST_POSE_ITEMS
 from ._common import run_action
 
 
@@ -24,14 +25,9 @@ class SKELSPLAT_OT_bake(bpy.types.Operator):
                               description="Add an empty per joint at the unsmoothed position")
     run_name: StringProperty(name="Run", default="",
                              description="Action suffix; empty numbers the runs")
-    rest_pose: EnumProperty(name="Rest pose", items=[
-        ("T", "T-pose", "Arms level in the rest pose"),
-        ("A", "A-pose", "Arms 45 degrees down in the rest pose")],
-        description="Rest pose of the armature")
-    floor: EnumProperty(name="Floor", items=[
-        ("align", "Align", "Put the floor found under the feet at Z = 0 with +Z up"),
-        ("keep", "Keep", "Stay in the calibration's world")],
-        description="Where the take stands")
+    rest_pose: EnumProperty(name="Rest pose", items=REST_POSE_ITEMS,
+                            description="Rest pose of the armature")
+    floor: EnumProperty(name="Floor", items=FLOOR_ITEMS, description="Where the take stands")
     lock_feet: BoolProperty(name="Lock feet", default=True,
                             description="Keep planted feet still (the legs follow by IK)")
 

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import bpy
 
+from .label_rows import LabelRows
 from .main_panel import _job_row, _Sub
 
 
-class SKELSPLAT_UL_calibration_cameras(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_property,
-                  index=0, flt_flag=0):
-        row = layout.row(align=True)
-        row.label(text=item.name, icon="CAMERA_DATA")
-        row.label(text=f"{item.rms_px:.3f} px")
-        row.label(text=f"{item.views} used")
+class SKELSPLAT_UL_calibration_cameras(LabelRows, bpy.types.UIList):
+    row_icon = "CAMERA_DATA"
+
+    def columns(self, item):
+        return [f"{item.rms_px:.3f} px", f"{item.views} used"]
 
 
-class SKELSPLAT_UL_offsets(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_property,
-                  index=0, flt_flag=0):
-        row = layout.row(align=True)
-        row.label(text=item.name, icon="TIME")
-        row.label(text=f"{item.offset:+d} frames")
-        row.label(text="reliable" if item.reliable else "uncertain",
-                  icon="CHECKMARK" if item.reliable else "QUESTION")
+class SKELSPLAT_UL_offsets(LabelRows, bpy.types.UIList):
+    row_icon = "TIME"
+
+    def columns(self, item):
+        return [f"{item.offset:+d} frames",
+                ("reliable", "CHECKMARK") if item.reliable else ("uncertain", "QUESTION")]
 
 
 class SKELSPLAT_PT_calibration(_Sub, bpy.types.Panel):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import bpy
 
+from .label_rows import LabelRows
+from .main_panel import _Sub
+
 
 class SKELSPLAT_UL_bone_map(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_property,
@@ -18,19 +21,11 @@ class SKELSPLAT_UL_bone_map(bpy.types.UIList):
             row.prop(item, "bone", text="")
 
 
-class SKELSPLAT_UL_runs(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_property,
-                  index=0, flt_flag=0):
-        row = layout.row(align=True)
-        row.label(text=item.name, icon="ACTION")
-        row.label(text=f"{item.kind} on {item.owner or '?'}")
+class SKELSPLAT_UL_runs(LabelRows, bpy.types.UIList):
+    row_icon = "ACTION"
 
-
-class _Sub:
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "SkelSplat"
-    bl_parent_id = "SKELSPLAT_PT_main"
+    def columns(self, item):
+        return [f"{item.kind} on {item.owner or '?'}"]
 
 
 class SKELSPLAT_PT_retarget(_Sub, bpy.types.Panel):
@@ -84,11 +79,8 @@ class SKELSPLAT_PT_runs(_Sub, bpy.types.Panel):
         layout.operator("skelsplat.proxy_mesh", icon="OUTLINER_OB_MESH")
 
 
-class SKELSPLAT_PT_export_presets(bpy.types.Panel):
+class SKELSPLAT_PT_export_presets(_Sub, bpy.types.Panel):
     bl_label = "Engine Presets"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "SkelSplat"
     bl_parent_id = "SKELSPLAT_PT_export"
 
     def draw(self, context):

@@ -23,15 +23,15 @@ def test_three_register_cycles_leave_nothing_behind(empty_scene) -> None:
     import bpy
 
     import skelsplat
-    from skelsplat import addon
 
+    classes = skelsplat.blender_classes()
     before = _skelsplat_types()
     hooks = len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize())
     assert before == set()
     for _ in range(3):
         skelsplat.register()
-        assert all(c.is_registered for c in addon.classes)
-        assert _skelsplat_types() <= {c.__name__ for c in addon.classes}
+        assert all(c.is_registered for c in classes)
+        assert _skelsplat_types() <= {c.__name__ for c in classes}
         assert "SKELSPLAT_OT_fit" in _skelsplat_types()
         assert all(hasattr(bpy.ops.skelsplat, op) and getattr(bpy.ops.skelsplat, op).poll()
                    in (True, False) for op in OPERATORS)
@@ -41,23 +41,24 @@ def test_three_register_cycles_leave_nothing_behind(empty_scene) -> None:
         assert len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize()) == hooks + 1
         skelsplat.unregister()
         assert _skelsplat_types() == set()
-        assert not any(c.is_registered for c in addon.classes)
+        assert not any(c.is_registered for c in classes)
         assert not hasattr(bpy.types.Scene, "skelsplat")
         assert not hasattr(bpy.types.Object, "skelsplat")
         assert len(bpy.types.STATUSBAR_HT_header._dyn_ui_initialize()) == hooks
 
 
 def test_naming_follows_the_house_style() -> None:
-    from skelsplat import addon
+    import skelsplat
 
+    classes = skelsplat.blender_classes()
     prefixes = ("SKELSPLAT_OT_", "SKELSPLAT_PT_", "SKELSPLAT_PG_", "SKELSPLAT_UL_",
                 "SKELSPLAT_AP_")
-    assert all(c.__name__.startswith(prefixes) for c in addon.classes)
-    panels = [c for c in addon.classes if c.__name__.startswith("SKELSPLAT_PT_")]
+    assert all(c.__name__.startswith(prefixes) for c in classes)
+    panels = [c for c in classes if c.__name__.startswith("SKELSPLAT_PT_")]
     assert all(p.bl_category == "SkelSplat" for p in panels)
-    ops = {c.bl_idname for c in addon.classes if c.__name__.startswith("SKELSPLAT_OT_")}
+    ops = {c.bl_idname for c in classes if c.__name__.startswith("SKELSPLAT_OT_")}
     assert {f"skelsplat.{o}" for o in OPERATORS} == ops
-    undo = {c.bl_idname for c in addon.classes if "UNDO" in getattr(c, "bl_options", ())}
+    undo = {c.bl_idname for c in classes if "UNDO" in getattr(c, "bl_options", ())}
     assert {"skelsplat.import_capture", "skelsplat.bake"} <= undo
 
 

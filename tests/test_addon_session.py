@@ -97,7 +97,9 @@ def _rna(cls):
 def test_operator_paths_are_never_remembered(registered):
     import bpy
 
-    from skelsplat.addon import classes
+    from skelsplat import blender_classes
+
+    classes = blender_classes()
 
     checked = 0
     for cls in classes:
@@ -113,7 +115,9 @@ def test_operator_paths_are_never_remembered(registered):
 def test_every_property_has_a_description(registered):
     import bpy
 
-    from skelsplat.addon import classes
+    from skelsplat import blender_classes
+
+    classes = blender_classes()
 
     missing = []
     n = 0

@@ -173,8 +173,10 @@ def test_bad_fps_is_refused_by_fit_and_run(take, tmp_path, capsys, fps):
     ("-1", "positive, finite frequency"),
     ("nan", "positive, finite frequency")])
 def test_bad_cutoff_is_refused_by_fit_and_run(take, tmp_path, capsys, cutoff, needle):
-    assert _fit(take, tmp_path / "m.npz", "--cutoff", cutoff) == 2
-    _one_error_line(capsys, "--cutoff", needle)
+    assert _fit(take, tmp_path / "m.npz", "--smooth-cutoff", cutoff) == 2
+    _one_error_line(capsys, "--smooth-cutoff", needle)
+    assert _fit(take, tmp_path / "m.npz", "--cutoff", cutoff) == 2  # the earlier name
+    _one_error_line(capsys, "--smooth-cutoff", needle)
     assert main(["run", "--calibration", str(take["cal"]), "--keypoints", str(take["npz"]),
                  "--out", str(tmp_path / "r"), "--no-blender", "--fps", "30",
                  "--smooth-cutoff", cutoff]) == 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelsplat.core.bone_check import check_bones, reach_limits, typical_bone_lengths
+from skelsplat.core.bone_check import check_bones, reach_limits
 from skelsplat.core.fit.synthetic import random_motion
+from skelsplat.core.metrics import typical_bone_lengths
 from skelsplat.core.skeletons import get_joint_set
 
 JS = get_joint_set("body_25")

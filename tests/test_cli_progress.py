@@ -79,3 +79,30 @@ def test_mediapipe_prints_nothing_unless_verbose(tmp_path):
     loud = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, "SKELSPLAT_VERBOSE": "1"}, timeout=120)
     assert loud.returncode == 0 and "TensorFlow Lite" in loud.stderr
+
+
+def test_write_puts_a_line_above_the_bar_or_in_the_log() -> None:
+    out = io.StringIO()
+    bar = StageProgress("bench", out, interactive=True)
+    bar.update(0.5, "half")
+    bar.write("warning: something")
+    bar.close()
+    text = out.getvalue()
+    assert "warning: something\n" in text and "100%" in text
+    log = io.StringIO()
+    with StageProgress("bench", log, interactive=False) as plain:
+        plain.write("warning: else")
+    lines = log.getvalue().splitlines()
+    assert lines[:2] == ["bench       started", "warning: else"]
+    assert lines[2].startswith("bench       done in ") and len(lines) == 3
+
+
+def test_counting_steps_reports_fractions_of_the_total() -> None:
+    from skelsplat.core.progress import counting_steps
+
+    seen = []
+    step = counting_steps(lambda f, m: seen.append((f, m)), 4)
+    for name in "abcde":
+        step(name)
+    assert seen == [(0.25, "a"), (0.5, "b"), (0.75, "c"), (1.0, "d"), (1.0, "e")]
+

@@ -265,3 +265,26 @@ def test_formats_and_errors(tmp_path: Path) -> None:
         _openpose_frame([np.ones((25, 3)) * 0.5]))
     with pytest.raises(KeypointError, match=r"no keypoints for camera\(s\) \['cam7'\]"):
         read_keypoints(tmp_path, rig=ring_rig(2, names=["cam1", "cam7"]))
+
+
+def test_replace_changes_some_fields_copies_the_rest_and_checks_the_result() -> None:
+    rng = np.random.default_rng(5)
+    data = np.concatenate([rng.uniform(0, 500, (4, 2, 17, 2)), np.ones((4, 2, 17, 1))], -1)
+    kp = Keypoints2D(data, ["a", "b"], "coco_17", np.arange(10, 14), fps=25.0, source="s",
+                     meta={"k": 1})
+    half = kp.replace(data=kp.data * 0.5 + [0, 0, 0.5], fps=50.0)
+    assert half.fps == 50.0 and kp.fps == 25.0
+    assert (half.camera_names, half.joint_set, half.source, half.meta) == (
+        ["a", "b"], "coco_17", "s", {"k": 1})
+    np.testing.assert_array_equal(half.frame_numbers, [10, 11, 12, 13])
+    np.testing.assert_allclose(half.data[..., 2], 1.0)
+    half.meta["k"] = 2
+    half.frame_numbers[0] = 99
+    assert kp.meta == {"k": 1} and kp.frame_numbers[0] == 10  # copies, not shared
+    with pytest.raises(KeypointError, match="2 camera names for 1 views"):
+        kp.replace(data=kp.data[:, :1])
+    with pytest.raises(TypeError, match="no field"):
+        kp.replace(frames=3)
+    part = kp.frames(1, 3)
+    np.testing.assert_array_equal(part.frame_numbers, [11, 12])
+    assert part.data.shape == (2, 2, 17, 3) and part.fps == 25.0

@@ -22,7 +22,6 @@ unlocked by more than 2 %.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from ..animation_metrics import foot_skate_mm, penetration_mm
 from ..contacts import detect_contacts, foot_points, precision_recall
 from ..floor import transform_points
 from ..motion import Motion3D
+from ..progress import StepFn
 from ..skeletons import get_joint_set
 from .scenarios import REALISTIC, Scenario, make_case
 
@@ -39,7 +39,6 @@ from .scenarios import REALISTIC, Scenario, make_case
 ANIMATION_CLIPS = (("walk", "02_01"), ("walk 2", "02_02"), ("run", "02_03"),
                    ("swordplay", "02_07"))
 
-Progress = Callable[[str], None]
 
 
 def animation_scenarios(frames: int = 120, seeds: tuple[int, ...] = (1,)) -> list[Scenario]:
@@ -101,7 +100,7 @@ def ground_truth_scores(gt_canon: np.ndarray, names: list[str], fps: float) -> d
 
 
 def run_animation_bench(data_dir: Path, frames: int = 120, seeds: tuple[int, ...] = (1,),
-                        device: str = "auto", progress: Progress = print) -> dict:
+                        device: str = "auto", progress: StepFn = print) -> dict:
     """Every case of :func:`animation_scenarios`: fit once, animate locked and unlocked."""
     from ..fit import FitOptions, fit_take
 

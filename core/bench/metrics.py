@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..camera import Rig
+from ..metrics import bone_length_std as _per_bone_std
+from ..metrics import bone_lengths, nanmean, reprojection_errors
 
 
 def _both(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -26,7 +28,7 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> f
     e = joint_errors(pred, gt)
     if mask is not None:
         e = np.where(mask, e, np.nan)
-    return float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
+    return float(nanmean(e))
 
 
 def median_error(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -73,14 +75,12 @@ def acceleration_error(pred: np.ndarray, gt: np.ndarray, fps: float) -> float:
     ap = (pred[2:] - 2 * pred[1:-1] + pred[:-2]) * fps * fps
     ag = (gt[2:] - 2 * gt[1:-1] + gt[:-2]) * fps * fps
     e = np.linalg.norm(ap - ag, axis=-1)
-    return float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
+    return float(nanmean(e))
 
 
 def bone_length_std(pred: np.ndarray, bones: np.ndarray) -> float:
     """Mean over bones [B, 2] of the standard deviation of the bone's length (mm) in time."""
-    L = np.linalg.norm(pred[:, bones[:, 0]] - pred[:, bones[:, 1]], axis=-1) * 1000.0
-    stds = [np.nanstd(col) for col in L.T if np.isfinite(col).sum() >= 2]
-    return float(np.mean(stds)) if stds else float("nan")
+    return float(nanmean(_per_bone_std(bone_lengths(pred, bones) * 1000.0)))
 
 
 def coverage(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -92,10 +92,8 @@ def coverage(pred: np.ndarray, gt: np.ndarray) -> float:
 def reprojection_error_px(pred: np.ndarray, rig: Rig, keypoints: np.ndarray) -> float:
     """Median distance (px, distorted image) between the projection of ``pred`` [F, J, 3]
     and the detections ``keypoints`` [F, V, J, 3] that have confidence > 0."""
-    uv = rig.project(pred)  # [F, J, V, 2]
-    uv = np.moveaxis(uv, -2, 1)  # [F, V, J, 2]
-    e = np.linalg.norm(uv - keypoints[..., :2], axis=-1)
-    e = e[(keypoints[..., 2] > 0) & np.isfinite(e)]
+    e = reprojection_errors(rig, pred, keypoints)  # [F, V, J]
+    e = e[np.isfinite(e)]
     return float(np.median(e)) if e.size else float("nan")
 
 

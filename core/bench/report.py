@@ -461,6 +461,13 @@ def shelf_section(shelf: dict) -> list[str]:
     return lines
 
 
+def _run_line(label: str, run: dict, prefix: str = "") -> str:
+    """``- label: [prefix]S s, peak RSS M MB`` for a timed run, or its failure."""
+    if "error" in run:
+        return f"- {label}: failed ({run['error']})"
+    return f"- {label}: {prefix}{run['seconds']:.2f} s, peak RSS {run['peak_rss_mb']:.0f} MB"
+
+
 def speed_section(speed: dict, plots: Path, rel: str) -> list[str]:
     if not speed:
         return []
@@ -482,24 +489,15 @@ def speed_section(speed: dict, plots: Path, rel: str) -> list[str]:
         lines += ["", "Reference mode (authors' settings: full resolution, 500 renders per frame, "
                   "one frame at a time) on the first frame of the same take, same run:", ""]
         for r, run in zip(ref.get("renders", []), ref.get("runs", [])):
-            if "error" in run:
-                lines.append(f"- {r} renders: failed ({run['error']})")
-            else:
-                lines.append(f"- {r} renders: {run['seconds']:.2f} s, peak RSS "
-                             f"{run['peak_rss_mb']:.0f} MB")
+            lines.append(_run_line(f"{r} renders", run))
         if "seconds_per_frame_500" in ref:
             lines.append(f"- extrapolated to 500 renders: {ref['seconds_per_frame_500']:.1f} s "
                          f"per frame ({ref['frames_per_s']:.5f} frames/s; "
                          f"{ref['seconds_per_render']:.3f} s per render)")
         for k in ("full_reference", "fast_same_frames"):
             r = ref.get(k)
-            if r is None:
-                continue
-            if "error" in r:
-                lines.append(f"- {k}: failed ({r['error']})")
-            else:
-                lines.append(f"- {k}: {r['frames']} frames in {r['seconds']:.2f} s, "
-                             f"peak RSS {r['peak_rss_mb']:.0f} MB")
+            if r is not None:
+                lines.append(_run_line(k, r, f"{r.get('frames')} frames in "))
         if "fast_vs_reference_mm" in ref:
             lines.append(f"- mean distance fast vs reference: {ref['fast_vs_reference_mm']:.2f} mm;"
                          f" MPJPE reference {ref['reference_mpjpe_mm']:.1f} mm, fast "

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +20,12 @@ import numpy as np
 from ..camera import Rig
 from ..errors import Cancelled
 from ..keypoints.multiview import Keypoints2D
+from ..progress import StepFn
 from ..skeletons import get_joint_set
 from . import metrics as M
 from .baselines import oracle_skeleton_lsq
 from .methods import ALL_BASELINES, DEFAULT, ORACLE, Method, all_methods, fitter_available
 from .scenarios import Case, Scenario, accuracy_scenarios, case_digest, make_case, occlusion_sweep
-
-Progress = Callable[[str], None]
 
 
 def score_case(case: Case, X: np.ndarray) -> dict[str, float]:
@@ -103,7 +101,7 @@ def _run_methods(case: Case, methods: dict[str, Method]) -> tuple[dict, dict]:
 
 
 def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[str, Method],
-                 progress: Progress = print) -> dict:
+                 progress: StepFn = print) -> dict:
     """Accuracy table, occlusion sweep and per-joint errors."""
     out: dict = {"scenarios": [], "sweep": [], "per_joint": {}}
     scen = accuracy_scenarios(frames)
@@ -144,7 +142,7 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
     return out
 
 
-def run_shelf(data_dir: Path, methods: dict[str, Method], progress: Progress = print) -> dict:
+def run_shelf(data_dir: Path, methods: dict[str, Method], progress: StepFn = print) -> dict:
     """Per actor PCP / MPJPE of every method (oracle association) and of 4D Association."""
     from .shelf_eval import evaluate_method, load_shelf, score_4dassoc
 
@@ -295,7 +293,7 @@ def compare_fast_reference(keypoints: Keypoints2D, rig: Rig, gt: np.ndarray,
 
 def run_fast_vs_reference(data_dir: Path, frames: int, device: str = "auto",
                           takes: tuple[str, ...] = REFERENCE_TAKES, timeout: float | None = None,
-                          progress: Progress = print, reference: dict | None = None) -> dict:
+                          progress: StepFn = print, reference: dict | None = None) -> dict:
     """Fast mode vs reference mode (exact renderer, authors' settings otherwise) on
     accuracy scenarios ``takes`` generated with ``frames`` frames (seeded, reproducible).
     ``reference``: reference-mode overrides (default :data:`REFERENCE_EXACT`)."""
@@ -318,7 +316,7 @@ def run_speed(data_dir: Path, lengths: tuple[int, ...], device: str, tmp: Path,
               reference_renders: tuple[int, int] = (8, 24), reference_accuracy: int = 0,
               fitter_timeout: float = 600, include_fitter: bool = True,
               fast_vs_reference: int = 0, reference_takes: tuple[str, ...] = REFERENCE_TAKES,
-              progress: Progress = print) -> dict:
+              progress: StepFn = print) -> dict:
     """Frames/s and peak memory per method and take length; fast vs reference.
 
     Reference mode has a fixed cost per render (no early stopping), so its frame rate is

@@ -7,10 +7,11 @@ applied), then :func:`~.board_calibrate.calibrate_board`. Nothing is written her
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import CalibrationError
+from ..progress import ProgressFn
 from ..video import list_videos, probe_video
 from .board import BoardSpec
 from .board_calibrate import BoardCalibration, calibrate_board
@@ -27,7 +28,7 @@ def calibrate_videos(
     origin_frame: int | None = None,
     step: int | None = None,
     offsets: Mapping[str, int] | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> BoardCalibration:
     """Calibrate the cameras of every video in ``videos`` (camera name = file stem).
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import bone_lengths, robust_lengths
 from ..skeletons import JointSet
 
 #: Frames used for the whole-take length estimate (the best supported ones).
@@ -361,7 +362,7 @@ def estimate_skeleton(
     valid = np.asarray(valid, bool) & np.isfinite(X).all(-1)
     frames = _supported_frames(valid, n_views, bones, max_frames)
     Xs, vs, ns = X[frames], valid[frames], n_views[frames]
-    lengths = np.linalg.norm(Xs[:, bones[:, 1]] - Xs[:, bones[:, 0]], axis=-1)  # [f, B]
+    lengths = bone_lengths(Xs, bones)  # [f, B]
     corrected = information is not None and noise_px2 is not None and noise_px2 > 0
     if corrected:
         lengths = np.sqrt(_unbiased_squared_lengths(Xs, information[frames], vs, bones,
@@ -370,19 +371,14 @@ def estimate_skeleton(
     strong = both & (ns[:, bones[:, 0]] >= 3) & (ns[:, bones[:, 1]] >= 3)
     # per bone: frames where both ends are seen by >= 3 views, else by >= 2
     use = np.where(strong.sum(0) >= min_samples, strong, both)
-    enough = use.sum(0) >= min_samples
-    with warnings.catch_warnings():  # bones never seen: all-NaN columns
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sample = np.where(use, lengths, np.nan)
-        med = np.where(enough, np.nanmedian(sample, 0), np.nan)
-        spread = 1.4826 * np.nanmedian(np.abs(sample - med), 0)
+    med, spread = robust_lengths(lengths, use, min_samples)
     method = (f"median over the {len(frames)} best-supported frames of the free fit's "
               f"bone lengths, each bone from the frames where both ends are seen by >= 3 "
               f"views ({int(strong.sum(0).min())}-{int(strong.sum(0).max())} frames per bone)"
               + (f"; each length corrected for its ends' error (detection noise "
                  f"{np.sqrt(noise_px2):.1f} px)" if corrected else ""))
     return Skeleton(joint_set.name, bones, names, med, method, len(frames),
-                    np.where(enough, spread, np.nan),
+                    spread,
                     float(np.sqrt(noise_px2)) if corrected else float("nan"))
 
 

@@ -79,6 +79,17 @@ class Keypoints2D:
         """[F, V, J] confidences (0 = missing)."""
         return self.data[..., 2]
 
+    def replace(self, **changes) -> Keypoints2D:
+        """A copy with some fields changed (``data=..., fps=...``); the others are copied
+        (camera names, frame numbers and meta too), and the copy is checked like a new one."""
+        fields = {"data": self.data, "camera_names": list(self.camera_names),
+                  "joint_set": self.joint_set, "frame_numbers": self.frame_numbers.copy(),
+                  "fps": self.fps, "source": self.source, "meta": dict(self.meta)}
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise TypeError(f"Keypoints2D has no field(s) {unknown}")
+        return Keypoints2D(**{**fields, **changes})
+
     def aligned_to(self, rig: Rig) -> Keypoints2D:
         """Reorder the view axis to the rig's camera order (matched by name).
 
@@ -91,10 +102,9 @@ class Keypoints2D:
                 f"{self.source or 'keypoints'}: no keypoints for calibrated camera(s) {missing}; "
                 f"keypoint cameras are {self.camera_names}")
         order = [self.camera_names.index(n) for n in rig.names]
-        return Keypoints2D(self.data[:, order], list(rig.names), self.joint_set,
-                           self.frame_numbers.copy(), self.fps, self.source, dict(self.meta))
+        return self.replace(data=self.data[:, order], camera_names=list(rig.names))
 
     def frames(self, start: int, stop: int) -> Keypoints2D:
         """Rows ``start:stop`` (Python slice semantics)."""
-        return Keypoints2D(self.data[start:stop], list(self.camera_names), self.joint_set,
-                           self.frame_numbers[start:stop], self.fps, self.source, dict(self.meta))
+        return self.replace(data=self.data[start:stop],
+                            frame_numbers=self.frame_numbers[start:stop])
