@@ -32,8 +32,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                              "on CPU)")
     parser.add_argument("--smooth", default="auto", choices=SMOOTHERS,
                         help="temporal prior: auto (default; whittaker, a whole-take "
-                             "acceleration penalty, in fast mode when the frame rate is known, "
-                             "else off), off, whittaker, butterworth, robust (the unsmoothed "
+                             "acceleration penalty, in fast mode; off in reference mode), "
+                             "off, whittaker, butterworth, robust (the unsmoothed "
                              "joints are kept in the NPZ)")
     parser.add_argument("--smooth-cutoff", dest="smooth_cutoff_hz", type=float, default=None,
                         metavar="HZ",
