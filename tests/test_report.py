@@ -13,16 +13,14 @@ from matplotlib.image import imread
 
 from skelsplat.core.camera import Camera, Rig
 from skelsplat.core.keypoints.multiview import Keypoints2D
+from skelsplat.core.metrics import bone_length_std, bone_lengths, reprojection_errors
 from skelsplat.core.motion import Motion3D
 from skelsplat.core.report import (
     REPORT_NAME,
-    bone_length_std,
-    bone_lengths,
     figure_names,
     make_figures,
     pick_report_frames,
     plot_camera_overlays,
-    reprojection_errors,
     summarize,
     write_report,
 )
@@ -111,14 +109,14 @@ def test_reprojection_error_is_zero_on_exact_projection_and_tracks_a_shift():
     assert np.nanmax(np.delete(err, 1, axis=1)) < 1e-6
 
 
-def test_bone_lengths_and_std_in_mm():
+def test_bone_lengths_and_std_in_mm():  # the report shows core.metrics' metres in mm
     joints = np.zeros((3, 2, 3))
     joints[:, 1, 0] = [0.100, 0.102, 0.098]
-    lengths = bone_lengths(joints, np.array([[0, 1]]))
+    lengths = 1000.0 * bone_lengths(joints, np.array([[0, 1]]))
     np.testing.assert_allclose(lengths[:, 0], [100.0, 102.0, 98.0])
     np.testing.assert_allclose(bone_length_std(lengths), [np.std([100.0, 102.0, 98.0])])
     joints[1, 1] = np.nan
-    lengths = bone_lengths(joints, np.array([[0, 1]]))
+    lengths = 1000.0 * bone_lengths(joints, np.array([[0, 1]]))
     assert np.isnan(lengths[1, 0])
     np.testing.assert_allclose(bone_length_std(lengths), [1.0])  # 100, 98
     assert np.isnan(bone_length_std(lengths[:1]))[0]  # one frame: undefined

@@ -13,8 +13,8 @@ from .figures import (
     plot_reprojection_errors,
     plot_timings,
 )
+from .frames import pick_report_frames
 from .html import FigureRef, render_html
-from .metrics import bone_length_std, bone_lengths, pick_report_frames, reprojection_errors
 from .summary import RunSummary, canonical_bones, summarize
 
 __all__ = [
@@ -23,8 +23,6 @@ __all__ = [
     "FrameReader",
     "OverlayPanel",
     "RunSummary",
-    "bone_length_std",
-    "bone_lengths",
     "canonical_bones",
     "figure_names",
     "make_figures",
@@ -34,7 +32,6 @@ __all__ = [
     "plot_reprojection_errors",
     "plot_timings",
     "render_html",
-    "reprojection_errors",
     "summarize",
     "write_report",
 ]

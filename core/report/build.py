@@ -17,7 +17,9 @@ import numpy as np
 from ..atomic import write_text
 from ..camera import Rig
 from ..keypoints.multiview import Keypoints2D
+from ..metrics import nanmean
 from ..motion import Motion3D
+from ..progress import ProgressFn, or_silent
 from ..skeletons import get_joint_set
 from .figures import (
     OverlayPanel,
@@ -27,8 +29,8 @@ from .figures import (
     plot_reprojection_errors,
     plot_timings,
 )
+from .frames import pick_report_frames
 from .html import FigureRef, render_html
-from .metrics import nanmean_or_nan, pick_report_frames
 from .summary import RunSummary, canonical_bones
 
 #: Reads one footage frame: (camera name, take frame number) -> [H, W, 3] uint8 RGB or None.
@@ -66,7 +68,7 @@ def make_figures(
     motion: Motion3D,  # canonical fitted motion, F frames
     frame_reader: FrameReader | None = None,
     n_frames: int = 3,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[FigureRef]:
     """Write the overlay, reprojection and bone-length PNGs; return their references
     (overlays first)."""
@@ -76,7 +78,7 @@ def make_figures(
     rows = pick_report_frames(motion.valid, n_frames)
     frames = [int(motion.frame_numbers[r]) for r in rows]
     n_steps = len(rig) + 2
-    report = progress or (lambda f, m: None)
+    report = or_silent(progress)
     workers = max(1, min(len(rig), os.cpu_count() or 1, 4))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = _start_reading(pool, frame_reader, rig.names, frames)
@@ -108,7 +110,7 @@ def _stat_figures(out_dir: Path, summary: RunSummary, rig: Rig, joint_names: Seq
     err = summary.reprojection_error_px
     if err is not None:
         plot_reprojection_errors(out_dir / "reprojection_error.png",
-                                 nanmean_or_nan(err, axis=0), rig.names, list(joint_names))
+                                 nanmean(err, axis=0), rig.names, list(joint_names))
         refs.append(FigureRef("Reprojection error per joint and camera",
                               "reprojection_error.png",
                               "mean over frames of the distance between detection and "

@@ -15,9 +15,9 @@ import numpy as np
 from ..animation import Animation
 from ..animation_metrics import AnimationMetrics
 from ..camera import Rig
+from ..metrics import bone_length_std, bone_lengths, nanmean, nanmedian, reprojection_errors
 from ..motion import Motion3D
 from ..skeletons import CANONICAL, get_joint_set
-from .metrics import bone_length_std, bone_lengths, nanmean_or_nan, reprojection_errors
 
 
 @dataclass
@@ -157,7 +157,7 @@ def summarize(
     animation: Animation | None = None,
     reprojection_error_px: np.ndarray | None = None,  # [F, V, J] px
 ) -> RunSummary:
-    """Compute the headline numbers of a run (see ``metrics`` and ``core.animation_metrics``
+    """Compute the headline numbers of a run (see ``core.metrics`` and ``core.animation_metrics``
     for the definitions).
 
     ``reprojection_error_px``: the fit's own errors of the delivered joints
@@ -168,20 +168,20 @@ def summarize(
         err = np.asarray(reprojection_error_px, dtype=float)  # [F, V, J]
     else:
         err = reprojection_errors(rig, joints3d, keypoints)  # [F, V, J]
-    per_cam = nanmean_or_nan(err, axis=(0, 2))
+    per_cam = nanmean(err, axis=(0, 2))
     names, bones = canonical_bones(motion.joint_names)
-    lengths = bone_lengths(motion.joints3d, bones)
+    lengths = 1000.0 * bone_lengths(motion.joints3d, bones)  # [F, B] mm
     std = bone_length_std(lengths)
-    mean = nanmean_or_nan(lengths, axis=0)
+    mean = nanmean(lengths, axis=0)
     return RunSummary(
         take=take,
         n_frames=int(motion.n_frames),
         camera_names=list(rig.names),
         coverage_pct=100.0 * motion.coverage,
-        reprojection_px=float(nanmean_or_nan(err)),
-        reprojection_median_px=_nanmedian(err),
+        reprojection_px=float(nanmean(err)),
+        reprojection_median_px=float(nanmedian(err)),
         reprojection_px_per_camera={c: float(e) for c, e in zip(rig.names, per_cam)},
-        bone_std_mm=float(nanmean_or_nan(std)),
+        bone_std_mm=float(nanmean(std)),
         bone_std_mm_per_bone={n: float(s) for n, s in zip(names, std)},
         bone_mean_mm_per_bone={n: float(m) for n, m in zip(names, mean)},
         timings_s=dict(timings_s or {}),
@@ -212,12 +212,6 @@ def _animation_fields(animation: Animation | None) -> dict:
             "undetermined": animation.undetermined,
             "contacts": {s: fc.contact for s, fc in animation.contacts.items()},
             "foot_heights_mm": heights}
-
-
-def _nanmedian(values: np.ndarray) -> float:
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(np.median(finite)) if finite.size else float("nan")
 
 
 def canonical_bones(joint_names: list[str]) -> tuple[list[str], np.ndarray]:
