@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import bone_length_statistics as bone_length_statistics  # used by fit/take.py
 from .metrics import bone_lengths
 
 #: A bone is implausible when its length differs from the take's typical length by more

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bone_check import bone_length_statistics, check_bones
+from .. import metrics
+from ..bone_check import check_bones
 from ..camera import Rig
 from ..errors import Cancelled, FitError
 from ..keypoints.multiview import Keypoints2D
+from ..progress import ProgressFn, or_silent
 from ..swaps import apply_flips, correct_swaps
 from ..triangulation import (
     bridge_gaps,
@@ -32,8 +34,6 @@ from .skeleton import (
     joint_information,
     pose_under_skeleton,
 )
-
-Progress = Callable[[float, str], None]
 
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
@@ -141,7 +141,7 @@ def fit_take(
     keypoints: Keypoints2D,
     rig: Rig,
     options: FitOptions | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     cancel: object | None = None,
 ) -> FitResult:
     """Fit the Gaussian skeleton to every frame of a take.
@@ -175,7 +175,7 @@ def fit_take(
         raise FitError("smoothing needs the take's frame rate (the keypoints carry none)",
                        option="fps")
     F, V, J = kp.shape
-    report = progress or (lambda f, m: None)
+    report = or_silent(progress)
     report(0.0, f"fitting {F} frames, {V} views, {J} joints ({opts.mode} mode, {opts.device})")
 
     def check_cancel() -> None:
@@ -241,7 +241,7 @@ def _swaps_corrected(und: np.ndarray, rig: Rig, js, opts: FitOptions):
     return np.moveaxis(swaps.keypoints, 1, 2), swaps  # [F, J, V, 3] view, no second copy
 
 
-def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: Progress,
+def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: ProgressFn,
                    check_cancel: Callable[[], None]) -> _Init:
     """Robust triangulation, temporal-outlier and bone checks, short gaps bridged."""
     F, J, V, _ = und.shape
@@ -272,7 +272,7 @@ def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: Prog
     if opts.bone_check and len(js.bones):
         # joints whose bones disagree with the take's typical lengths, or out of reach of
         # the others, are left to bridging: typical lengths from well-supported points
-        lengths, spread = bone_length_statistics(X0, js.bone_indices, valid0 & ~weak)
+        lengths, spread = metrics.bone_length_statistics(X0, js.bone_indices, valid0 & ~weak)
         implausible, out_of_reach = check_bones(X0, js.bone_indices, lengths, valid0,
                                                 opts.bone_tolerance, opts.bone_tolerance_m,
                                                 spread)
@@ -316,17 +316,12 @@ def _take_bone_lengths_mm(X0: np.ndarray, js, opts: FitOptions) -> np.ndarray | 
     seen in fewer than 3 frames); None when the term is off."""
     if not (opts.bone_length_weight and len(js.bones)):
         return None
-    bi = js.bone_indices
-    lengths = np.linalg.norm(X0[:, bi[:, 0]] - X0[:, bi[:, 1]], axis=-1)  # [F, Bn]
-    enough = np.isfinite(lengths).sum(0) >= 3
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(np.where(enough, lengths, 0.0), axis=0) * 1000.0
-    return np.where(enough, med, np.nan)
+    return metrics.typical_bone_lengths(X0, js.bone_indices) * 1000.0
 
 
 # ------------------------------------------------------------------ Gaussian fit
 def _gaussian_fit(und: np.ndarray, weight: np.ndarray, init: np.ndarray, rig: Rig, js,
-                  opts: FitOptions, bone_mm: np.ndarray | None, report: Progress,
+                  opts: FitOptions, bone_mm: np.ndarray | None, report: ProgressFn,
                   check_cancel: Callable[[], None], cancel: object | None):
     """Chunked, warm-started fit of every frame.
 
@@ -396,7 +391,7 @@ def _gaussian_fit(und: np.ndarray, weight: np.ndarray, init: np.ndarray, rig: Ri
 # ------------------------------------------------------------------ outputs
 def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndarray,
                             und: np.ndarray, kp: Keypoints2D, rig: Rig, opts: FitOptions,
-                            timings: dict[str, float], report: Progress,
+                            timings: dict[str, float], report: ProgressFn,
                             check_cancel: Callable[[], None]):
     """The take's skeleton and the temporal smoothing of the free per-frame fit ``free``
     [F, J, 3] (``und`` [F, J, V, 3]: the undistorted detections it was fitted to).
@@ -455,14 +450,12 @@ def _reprojection_errors(rig: Rig, joints: np.ndarray, valid: np.ndarray, kp: Ke
     for s in range(0, F, _TRI_BLOCK):
         e = min(F, s + _TRI_BLOCK)
         X = np.where(valid[s:e, :, None], joints[s:e], np.nan)
-        proj = np.moveaxis(rig.project(X), 2, 1)  # [f, V, J, 2] distorted px
         obs = kp.data[s:e]
         det = obs if flips is None else apply_flips(obs, flips[s:e], js)
-        err_s = np.linalg.norm(proj - det[..., :2], axis=-1)
-        err[s:e] = np.where((det[..., 2] > 0) & np.isfinite(err_s), err_s, np.nan)
+        err[s:e] = metrics.reprojection_errors(rig, X, det)
         if flips is not None:
-            raw_s = np.linalg.norm(proj - obs[..., :2], axis=-1)
-            raw_s = raw_s[(obs[..., 2] > 0) & np.isfinite(raw_s)]
+            raw_s = metrics.reprojection_errors(rig, X, obs)
+            raw_s = raw_s[np.isfinite(raw_s)]
             raw_sum, raw_n = raw_sum + float(raw_s.sum()), raw_n + raw_s.size
     return err, raw_sum / raw_n if raw_n else float("nan")
 
