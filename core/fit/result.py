@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import mean_reprojection_error
 from ..motion import Motion3D
 from ..skeletons import get_joint_set
 from .skeleton import Skeleton
@@ -63,8 +64,7 @@ class FitResult:
     def mean_reprojection_px(self) -> float:
         """Mean of ``reprojection_error_px`` over every detection with a valid joint (px;
         NaN when there is none): the delivered motion's headline number."""
-        err = np.asarray(self.reprojection_error_px, dtype=float)
-        return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
+        return mean_reprojection_error(self.reprojection_error_px)
 
     @property
     def smoothed(self) -> bool:

@@ -469,8 +469,8 @@ def _diagnostics(opts: FitOptions, kp: Keypoints2D, ini: _Init, valid: np.ndarra
         "mode": opts.mode, "renderer": opts.renderer, "device": opts.device,
         "smooth": opts.smooth, "frames": F, "views": V, "joints": J,
         "iterations_mean": float(iters.mean()), "iterations_max": int(iters.max(initial=0)),
-        "iterations": iters, "final_loss_mean": float(np.nanmean(losses)) if
-        np.isfinite(losses).any() else float("nan"), "final_loss": losses,
+        "iterations": iters, "final_loss_mean": float(metrics.nanmean(losses)),
+        "final_loss": losses,
         "init_valid": int(ini.valid0.sum()), "bridged": int(ini.bridged.sum()),
         "temporal_outliers": int(ini.jumps.sum()), "bone_rejected": int(ini.implausible.sum()),
         "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],

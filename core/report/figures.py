@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
+from ..metrics import bone_length_std, nanmean
 
 #: Colours: detections (2D evidence) and the fitted skeleton reprojected.
 DETECTION_COLOR = "#1fd655"
@@ -149,15 +150,13 @@ def plot_bone_lengths(
     seen = np.isfinite(lengths_mm).sum(axis=0)
     cmap = matplotlib.colormaps["tab20"]
     top.set_prop_cycle(color=[cmap(i % 20) for i in range(max(B, 1))])
-    std = np.full(B, np.nan)
+    std = bone_length_std(lengths_mm)  # [B] mm
     for b in range(B):
         if seen[b] == 0:
             continue
         col = lengths_mm[:, b]
         med = float(np.nanmedian(col))
         top.plot(frames, col - med, lw=0.9, label=bone_names[b])
-        if seen[b] >= 2:
-            std[b] = float(np.nanstd(col))
     top.axhline(0.0, color="black", lw=0.6)
     top.set_xlabel("frame")
     top.set_ylabel("length − median (mm)")
@@ -168,7 +167,7 @@ def plot_bone_lengths(
     bottom.bar(order, np.nan_to_num(std), color="#4a7bd0")
     bottom.set_xticks(order, list(bone_names), rotation=60, ha="right", fontsize=7)
     bottom.set_ylabel("std (mm)")
-    mean_std = float(np.nanmean(std)) if np.isfinite(std).any() else float("nan")
+    mean_std = float(nanmean(std))
     bottom.set_title(f"Standard deviation per bone (mean {mean_std:.1f} mm)", fontsize=10)
     return _save(fig, path)
 
