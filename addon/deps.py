@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import Cancelled, SkelsplatError
-from ..core.progress import ProgressFn
+from ..core.progress import ProgressFn, or_silent
 
 #: Distributions the fitter and detectors use, with their import names.
 DEPENDENCIES = {"torch": "torch", "gsplat": "gsplat", "mediapipe": "mediapipe"}
@@ -161,6 +161,7 @@ def pip_install(requirements: Sequence[str], target: str | Path, *, python: str 
         DependencyError: pip is missing or failed (message ends with pip's last lines).
         Cancelled: ``cancel`` was set (pip is stopped).
     """
+    progress = or_silent(progress)
     target = Path(target).expanduser()
     target.mkdir(parents=True, exist_ok=True)
     cmd = [*pip_command(requirements, target, python), *extra_args]
@@ -181,16 +182,14 @@ def pip_install(requirements: Sequence[str], target: str | Path, *, python: str 
             raise Cancelled("installation cancelled")
         if line.startswith(("Collecting", "Downloading", "Installing", "Successfully")):
             fraction = min(0.95, fraction + (0.95 - fraction) * 0.2)
-        if progress is not None:
-            progress(fraction, line[:120])
+        progress(fraction, line[:120])
     code = proc.wait()
     if code != 0:
         tail = "\n".join(lines[-6:]) or "(no output)"
         hint = " (pip is missing: run Blender's python -m ensurepip)" if "No module named pip" \
             in tail else ""
         raise DependencyError(f"pip failed with exit code {code}{hint}:\n{tail}")
-    if progress is not None:
-        progress(1.0, f"installed {' '.join(requirements)} into {target}")
+    progress(1.0, f"installed {' '.join(requirements)} into {target}")
     importlib.invalidate_caches()
     return target
 

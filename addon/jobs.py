@@ -22,11 +22,12 @@ from typing import Any
 import bpy
 
 from ..core.errors import Cancelled, SkelsplatError
+from ..core.progress import ProgressFn
 
 #: Seconds between timer pumps while a job runs.
 PUMP_INTERVAL = 0.1
 
-Work = Callable[[Callable[[float, str], None], threading.Event], Any]
+Work = Callable[[ProgressFn, threading.Event], Any]
 
 
 @dataclass

@@ -19,6 +19,7 @@ from mathutils import Matrix, Quaternion
 from ..core.armature import fill_gaps
 from ..core.errors import SkelsplatError
 from ..core.motion import Motion3D
+from ..core.progress import ProgressFn, or_silent
 from ..core.retarget.bone_map import BoneMap, detect_preset, guess_bone_map, preset
 from ..core.retarget.solve import (
     RetargetOptions,
@@ -236,13 +237,14 @@ def _rotation_keys(pb: bpy.types.PoseBone, quats: np.ndarray) -> tuple[str, np.n
 def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
                     bone_map: BoneMap | str | None = "auto", take_name: str = "take",
                     options: RetargetOptions | None = None, frame_start: int = 1,
-                    scene: bpy.types.Scene | None = None, progress=None) -> RetargetOutcome:
+                    scene: bpy.types.Scene | None = None,
+                    progress: ProgressFn | None = None) -> RetargetOutcome:
     """Retarget ``motion`` onto the armature ``target`` as a new action (see module doc).
 
     Args:
         bone_map: a :class:`BoneMap`, a preset name, a JSON path, or ``auto``.
         options: root motion, scale, foot planting.
-        progress: optional ``callable(fraction, message)``.
+        progress: optional :data:`~skelsplat.core.progress.ProgressFn`.
     """
     scene = scene or bpy.context.scene
     if motion.n_frames == 0:
@@ -251,7 +253,7 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
         raise SkelsplatError("retarget: pick an armature object as the target")
     if bpy.context.object is not None and bpy.context.object.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
-    report = progress or (lambda fraction, message: None)
+    report = or_silent(progress)
     bmap = resolve_bone_map(target, bone_map)
     rig = target_rig(target)
     bmap.check(rig.bone_names, f"armature {target.name!r}")

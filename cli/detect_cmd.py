@@ -13,7 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .camera_values import add_offsets_argument, add_pair_by_order_argument
+from .camera_values import (
+    add_offsets_argument,
+    add_pair_by_order_argument,
+    parse_camera_values,
+)
 from .progress import StageProgress, set_verbose
 
 
@@ -60,22 +64,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _pairs(items: list[str], flag: str, as_int: bool) -> dict:
-    from ..core.errors import SkelsplatError
-
-    out: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise SkelsplatError(f"{flag}: expected CAM=VALUE, got {item!r}")
-        try:
-            out[key] = int(value) if as_int else value
-        except ValueError:
-            raise SkelsplatError(f"{flag}: {item!r}: the frame offset must be an integer") \
-                from None
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from ..core.atomic import check_writable
     from ..core.detect import DetectOptions
@@ -91,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         detect=DetectOptions(backend=args.backend, model=args.model, joint_set=args.joint_set,
                              use_cache=not args.no_cache, cache_dir=args.cache_dir,
                              workers=args.workers),
-        offsets=_pairs(args.offsets, "--offsets", True),
-        mapping=_pairs(args.map, "--map", False), pair_by_order=args.pair_by_order)
+        offsets=parse_camera_values(args.offsets, "--offsets", integer=True),
+        mapping=parse_camera_values(args.map, "--map"), pair_by_order=args.pair_by_order)
     settings.detect.check()
     check_writable(out)  # before detecting: a read-only folder fails now, not after
     set_verbose(args.verbose)

@@ -18,7 +18,7 @@ import sys
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
-from .camera_values import add_offsets_argument, add_pair_by_order_argument
+from .camera_values import add_offsets_argument, add_pair_by_order_argument, parse_offsets
 from .fit_cmd import add_fit_arguments
 from .progress import StageProgress, set_verbose
 
@@ -82,21 +82,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _parse_offsets(items: list[str]) -> dict[str, int] | None:
-    from ..core.errors import SkelsplatError
-
-    offsets: dict[str, int] = {}
-    for item in items:
-        cam, sep, value = item.partition("=")
-        try:
-            if not sep or not cam:
-                raise ValueError
-            offsets[cam] = int(value)
-        except ValueError:
-            raise SkelsplatError(f"--offsets: expected CAM=N (an integer), got {item!r}") from None
-    return offsets or None
-
-
 class TqdmReporter:
     """One progress display per stage on stderr (a bar on a terminal, a few plain lines in a
     log or pipe: ``cli.progress``); warnings printed above the bars, each once."""
@@ -123,13 +108,11 @@ class TqdmReporter:
             self.bar = None
 
     def warn(self, message: str) -> None:
-        from tqdm import tqdm
-
         if message in self.shown:
             return
         self.shown.add(message)
-        if self.bar is not None and self.bar.bar is not None:
-            tqdm.write(f"warning: {message}", file=self.stream)
+        if self.bar is not None:
+            self.bar.write(f"warning: {message}")
         else:
             print(f"warning: {message}", file=self.stream, flush=True)
 
@@ -201,7 +184,7 @@ def run_options(args: argparse.Namespace):
     settings = TakeSettings(
         detect=DetectOptions(backend=args.backend, model=args.model,
                              use_cache=not args.no_cache, cache_dir=args.cache_dir),
-        fit=fit_options(args), fps=args.fps, offsets=_parse_offsets(args.offsets),
+        fit=fit_options(args), fps=args.fps, offsets=parse_offsets(args.offsets),
         pair_by_order=args.pair_by_order)
     return RunOptions(
         videos=args.videos, calibration=args.calibration, take_dir=args.take_dir,

@@ -34,7 +34,6 @@ the same :class:`~skelsplat.core.report.RunSummary`.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -52,8 +51,9 @@ from .camera import Rig
 from .errors import Cancelled, ExportError, SkelsplatError
 from .keypoints.multiview import Keypoints2D
 from .motion import Motion3D
+from .progress import ProgressFn
 from .sanity import check_rig
-from .stages import ProgressFn, TakeSettings
+from .stages import TakeSettings
 
 if TYPE_CHECKING:  # matplotlib and torch load only when a run starts
     from .fit import FitResult
@@ -710,9 +710,7 @@ def _with_swaps_corrected(keypoints: Keypoints2D, fit: FitResult) -> Keypoints2D
     from .swaps import apply_flips
 
     data = apply_flips(keypoints.data, fit.swap_flips, keypoints.joint_set)
-    return dataclasses.replace(keypoints, data=data, camera_names=list(keypoints.camera_names),
-                               frame_numbers=keypoints.frame_numbers.copy(),
-                               meta=dict(keypoints.meta))
+    return keypoints.replace(data=data)
 
 
 def _details(inputs: ResolvedInputs, settings: TakeSettings, fit: FitResult,

@@ -20,7 +20,6 @@ SkelsplatError` whose ``option`` names the setting (the front ends add their fla
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from .camera import Rig
 from .detect.options import DetectOptions
 from .errors import SkelsplatError
 from .keypoints.multiview import Keypoints2D
+from .progress import ProgressFn
 from .sanity import check_cutoff, check_keypoints, check_rate, check_rig
 
 if TYPE_CHECKING:  # torch loads only when a fit starts
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # torch loads only when a fit starts
     from .footage import Take
     from .motion import Motion3D
 
-ProgressFn = Callable[[float, str], None]
 WarnFn = Callable[[str], None]
 
 #: Frame rate assumed when neither the settings, the keypoints nor the footage give one.
@@ -169,7 +168,7 @@ def prepare_keypoints(keypoints: Keypoints2D, rig: Rig, settings: TakeSettings,
     check_cutoff(settings.fit.smooth_cutoff_hz, fps, "the smoothing cut-off",
                  option="smooth_cutoff_hz")
     if keypoints.fps != fps:
-        keypoints = dataclasses.replace(keypoints, fps=fps, meta=dict(keypoints.meta))
+        keypoints = keypoints.replace(fps=fps)
     return keypoints
 
 
@@ -202,6 +201,4 @@ def _restrict_to_frames(keypoints: Keypoints2D, frames: np.ndarray, warn: WarnFn
                              f"frames {int(frames[0])}..{int(frames[-1])}")
     warn(f"{int((~keep).sum())} keypoint frames lie outside the footage and are ignored")
     rows = np.flatnonzero(keep)
-    return dataclasses.replace(keypoints, data=keypoints.data[rows],
-                               frame_numbers=keypoints.frame_numbers[rows],
-                               meta=dict(keypoints.meta))
+    return keypoints.replace(data=keypoints.data[rows], frame_numbers=keypoints.frame_numbers[rows])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import CalibrationError
-from ..progress import ProgressFn
+from ..progress import ProgressFn, or_silent
 from ..video import list_videos, probe_video
 from .board import BoardSpec
 from .board_calibrate import BoardCalibration, calibrate_board
@@ -40,6 +40,7 @@ def calibrate_videos(
     Raises:
         CalibrationError / VideoError naming the camera and what was missing.
     """
+    progress = or_silent(progress)
     paths = list_videos(videos)
     if len(paths) < 2:
         raise CalibrationError(f"{videos}: found {len(paths)} video(s); board calibration "
@@ -54,13 +55,10 @@ def calibrate_videos(
         step = max(1, min(i.n_frames for i in infos) // TARGET_FRAMES)
     dets = []
     for k, (p, n) in enumerate(zip(paths, names)):
-        if progress:
-            progress(k / (len(paths) + 1), f"finding the board in {n}")
+        progress(k / (len(paths) + 1), f"finding the board in {n}")
         frames = video_frames(p, n, step, offsets.get(n, 0))
         dets.append(detect_board_images(frames, board, n, source=str(p)))
-    if progress:
-        progress(len(paths) / (len(paths) + 1), "bundle adjustment")
+    progress(len(paths) / (len(paths) + 1), "bundle adjustment")
     result = calibrate_board(dets, board, model, origin_frame)
-    if progress:
-        progress(1.0, "done")
+    progress(1.0, "done")
     return result

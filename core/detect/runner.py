@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import Cancelled, ExportError, SkelsplatError
 from ..footage import Take
 from ..keypoints.multiview import Keypoints2D
+from ..progress import ProgressFn, or_silent
 from ..video import iter_frames, prefetch
 from .cache import (
     CACHE_DIRNAME,
@@ -41,7 +42,6 @@ from .options import BACKENDS
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
 
 #: Frames between two progress messages from a worker.
 _REPORT_EVERY = 5
@@ -229,10 +229,11 @@ def detect_take(
     total = sum(tv.info.n_frames for tv, _ in todo)
     done: dict[str, int] = {tv.camera: 0 for tv, _ in todo}
 
+    show = or_silent(progress)
+
     def report(camera: str, n: int, of: int) -> None:
         done[camera] = n
-        if progress is not None:
-            progress(sum(done.values()) / max(total, 1), f"{camera}: {n}/{of} frames")
+        show(sum(done.values()) / max(total, 1), f"{camera}: {n}/{of} frames")
 
     def finish(tv, fp: str, kp: np.ndarray, ms: float) -> None:
         det = CachedDetections(tv.camera, kp, joint_set, tv.info.fps, tv.path.name, fp,
