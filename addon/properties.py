@@ -46,7 +46,7 @@ SMOOTH_ITEMS = enum_items(SMOOTHERS, {
 #: Path properties may hold Blender's ``//`` (relative to the .blend); 4.5+ wants it declared.
 RELATIVE_PATH = ({"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set())
 
-DETECTOR_ITEMS = enum_items(BACKENDS, {
+BACKEND_ITEMS = enum_items(BACKENDS, {
     "mediapipe": ("MediaPipe", "MediaPipe Pose (bundled model)"),
     "onnx": ("ONNX", "Top-down ONNX model (RTMPose style)"),
 })
@@ -60,6 +60,7 @@ FLOOR_ITEMS = enum_items(FLOOR_MODES, {
 })
 MODEL_DESCRIPTION = ("The ONNX pose model file (top-down, RTMPose style, COCO-17 joints) "
                      "the ONNX detector runs")
+BACKEND_DESCRIPTION = "2D keypoint detector run on the footage"
 DEVICE_DESCRIPTION = "Where the fit runs"
 MODE_DESCRIPTION = "Fitting schedule: fast (windowed) or the authors' reference settings"
 SMOOTH_DESCRIPTION = "Temporal smoothing of the fitted joints (the raw joints are kept)"
@@ -125,8 +126,8 @@ class SKELSPLAT_PG_scene(FitSettings, bpy.types.PropertyGroup):
     keypoints_path: StringProperty(name="Keypoints", subtype="FILE_PATH", options=RELATIVE_PATH,
                                    description="2D keypoint file or folder (any core format)")
     keypoints_summary: StringProperty(name="Keypoints", description="What is loaded")
-    detector: EnumProperty(name="Detector", default="mediapipe", items=DETECTOR_ITEMS,
-                           description="2D keypoint detector run on the footage")
+    backend: EnumProperty(name="Detector", default="mediapipe", items=BACKEND_ITEMS,
+                          description=BACKEND_DESCRIPTION)
     model: StringProperty(name="Model File", subtype="FILE_PATH", options=RELATIVE_PATH,
                           description=MODEL_DESCRIPTION)
     reprojection_px: FloatProperty(

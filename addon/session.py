@@ -126,12 +126,12 @@ def _rig(props):
     return read_calibration(_calibration_file(props))
 
 
-def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", model: str = "",
+def start_detect(scene: bpy.types.Scene, backend: str = "mediapipe", model: str = "",
                  synchronous: bool = False):
     """Detect 2D keypoints in the take's footage in the background (cached per video).
 
-    ``detector``: ``mediapipe`` or ``onnx``; ``model``: the ONNX model file (``onnx`` only;
-    may be relative to the .blend).
+    ``backend``: the detector, ``mediapipe`` or ``onnx``; ``model``: the ONNX model file
+    (``onnx`` only; may be relative to the .blend).
     """
     from ..core.detect import DetectOptions
     from ..core.stages import TakeSettings, detect_keypoints, read_footage, read_rig
@@ -141,7 +141,7 @@ def start_detect(scene: bpy.types.Scene, detector: str = "mediapipe", model: str
         raise SkelsplatError("import a capture with footage first")
     calibration, footage = _abspath(props.calibration_path), _abspath(props.footage_path)
     settings = TakeSettings(
-        detect=DetectOptions(backend=detector, model=_abspath(model) if model else None),
+        detect=DetectOptions(backend=backend, model=_abspath(model) if model else None),
         pair_by_order=props.pair_by_order)
     settings.detect.check()  # a missing model file is named now, not by the job
     name = scene.name

@@ -17,13 +17,19 @@ class JobOperator:
     such a job runs; ``synchronous`` runs it to completion (scripts, batch, tests)."""
 
     job_kind = ""
+    #: Shown on the greyed-out button while such a job runs ("": no message).
+    busy_message = ""
     synchronous: bpy.props.BoolProperty(name="Synchronous", default=False,
                                         description=SYNCHRONOUS_DESCRIPTION,
                                         options={"SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context):
-        return not jobs.running(cls.job_kind)
+        if jobs.running(cls.job_kind):
+            if cls.busy_message:
+                cls.poll_message_set(cls.busy_message)
+            return False
+        return True
 
 
 def field_hint(op: bpy.types.Operator, option: str | None) -> str:

@@ -3,48 +3,29 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from ..addon import jobs, session
-from ..addon.properties import (
-    DETECTOR_ITEMS,
-    DEVICE_DESCRIPTION,
-    DEVICE_ITEMS,
-    MODE_DESCRIPTION,
-    MODE_ITEMS,
-    MODEL_DESCRIPTION,
-    SMOOTH_DESCRIPTION,
-    SMOOTH_ITEMS,
-)
-from ._common import run_action
-
-_SYNC = "Run to completion before returning (scripts, batch, tests)"
+from ..addon.properties import BACKEND_DESCRIPTION, BACKEND_ITEMS, MODEL_DESCRIPTION, FitSettings
+from ._common import JobOperator, run_action
 
 
-class SKELSPLAT_OT_detect(bpy.types.Operator):
+class SKELSPLAT_OT_detect(JobOperator, bpy.types.Operator):
     """Detect 2D keypoints in the footage (background, cached per video)"""
 
     bl_idname = "skelsplat.detect"
     bl_label = "Detect Keypoints"
     bl_options = {"REGISTER"}
+    job_kind = "detect"
+    busy_message = "Detection is running (cancel it first)"
 
-    detector: EnumProperty(name="Detector", items=DETECTOR_ITEMS,
-                           description="2D keypoint detector run on the footage")
+    backend: EnumProperty(name="Detector", items=BACKEND_ITEMS, description=BACKEND_DESCRIPTION)
     model: StringProperty(name="Model File", subtype="FILE_PATH", description=MODEL_DESCRIPTION,
                           options={"SKIP_SAVE"})
-    synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
-                              options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context):
-        if jobs.running("detect"):
-            cls.poll_message_set("Detection is running (cancel it first)")
-            return False
-        return True
 
     def invoke(self, context, event):
         props = context.scene.skelsplat
-        self.detector, self.model = props.detector, props.model
+        self.backend, self.model = props.backend, props.model
         return self.execute(context)
 
     def execute(self, context):
@@ -52,28 +33,14 @@ class SKELSPLAT_OT_detect(bpy.types.Operator):
         return run_action(self, lambda: session.start_detect(context.scene, **kw))
 
 
-class SKELSPLAT_OT_fit(bpy.types.Operator):
+class SKELSPLAT_OT_fit(FitSettings, JobOperator, bpy.types.Operator):
     """Fit the Gaussian skeleton to the 2D keypoints (background; Blender stays responsive)"""
 
     bl_idname = "skelsplat.fit"
     bl_label = "Fit"
     bl_options = {"REGISTER"}
-
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto",
-                         description=DEVICE_DESCRIPTION)
-    mode: EnumProperty(name="Mode", items=MODE_ITEMS, default="fast",
-                       description=MODE_DESCRIPTION)
-    smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
-                         description=SMOOTH_DESCRIPTION)
-    synchronous: BoolProperty(name="Synchronous", default=False, description=_SYNC,
-                              options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context):
-        if jobs.running("fit"):
-            cls.poll_message_set("A fit is running (cancel it first)")
-            return False
-        return True
+    job_kind = "fit"
+    busy_message = "A fit is running (cancel it first)"
 
     def invoke(self, context, event):
         props = context.scene.skelsplat

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bpy
 
+from .label_rows import LabelRows
+
 
 def _job_row(layout: bpy.types.UILayout, props, kind: str) -> bool:
     """Progress bar and Cancel button while a ``kind`` job runs; True if it runs."""
@@ -16,24 +18,19 @@ def _job_row(layout: bpy.types.UILayout, props, kind: str) -> bool:
     return True
 
 
-class SKELSPLAT_UL_cameras(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_property,
-                  index=0, flt_flag=0):
-        row = layout.row(align=True)
-        row.label(text=item.name, icon="CAMERA_DATA")
-        row.label(text=f"{item.width}x{item.height}")
-        row.label(text=f"f {item.focal_px:.0f}px")
-        row.label(text=item.video or "no footage")
-        row.label(text=f"{item.offset:+d}")
+class SKELSPLAT_UL_cameras(LabelRows, bpy.types.UIList):
+    row_icon = "CAMERA_DATA"
+
+    def columns(self, item):
+        return [f"{item.width}x{item.height}", f"f {item.focal_px:.0f}px",
+                item.video or "no footage", f"{item.offset:+d}"]
 
 
-class SKELSPLAT_UL_joint_errors(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_property,
-                  index=0, flt_flag=0):
-        row = layout.row(align=True)
-        row.label(text=item.name, icon="BONE_DATA")
-        row.label(text=f"{item.mean_px:.1f} px")
-        row.label(text=f"max {item.max_px:.1f}")
+class SKELSPLAT_UL_joint_errors(LabelRows, bpy.types.UIList):
+    row_icon = "BONE_DATA"
+
+    def columns(self, item):
+        return [f"{item.mean_px:.1f} px", f"max {item.max_px:.1f}"]
 
 
 class SKELSPLAT_PT_main(bpy.types.Panel):
@@ -91,9 +88,9 @@ class SKELSPLAT_PT_keypoints(_Sub, bpy.types.Panel):
     def draw(self, context):
         layout, props = self.layout, context.scene.skelsplat
         row = layout.row(align=True)
-        row.prop(props, "detector", text="")
+        row.prop(props, "backend", text="")
         row.operator("skelsplat.detect", icon="VIEWZOOM")
-        if props.detector == "onnx":
+        if props.backend == "onnx":
             layout.prop(props, "model")
         _job_row(layout, props, "detect")
         layout.prop(props, "keypoints_path")

@@ -76,7 +76,7 @@ def test_detect_operator_runs_the_take_detector_in_a_job(registered, shared_data
         return Keypoints2D(data, take.camera_names, "body_25")
 
     monkeypatch.setattr(detect, "detect_take", fake_detect_take)
-    assert bpy.ops.skelsplat.detect(detector="mediapipe") == {"FINISHED"}
+    assert bpy.ops.skelsplat.detect(backend="mediapipe") == {"FINISHED"}
     jobs.wait("detect", timeout=30)
     assert seen == {"cameras": ["cam_01", "cam_02", "cam_03", "cam_04"],
                     "backend": "mediapipe", "workers": 1}

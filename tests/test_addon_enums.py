@@ -21,9 +21,9 @@ ENUMS = {
     ("SKELSPLAT_PG_scene", "device"): DEVICES,
     ("SKELSPLAT_PG_scene", "mode"): MODES,
     ("SKELSPLAT_PG_scene", "smooth"): SMOOTHERS,
-    ("SKELSPLAT_PG_scene", "detector"): BACKENDS,
+    ("SKELSPLAT_PG_scene", "backend"): BACKENDS,
     ("SKELSPLAT_AP_preferences", "default_device"): DEVICES,
-    ("SKELSPLAT_OT_detect", "detector"): BACKENDS,
+    ("SKELSPLAT_OT_detect", "backend"): BACKENDS,
     ("SKELSPLAT_OT_fit", "device"): DEVICES,
     ("SKELSPLAT_OT_fit", "mode"): MODES,
     ("SKELSPLAT_OT_fit", "smooth"): SMOOTHERS,
@@ -89,3 +89,27 @@ def _choices(argv0: str, dest: str) -> tuple:
 ])
 def test_cli_choices_are_cores_tuples(command: str, dest: str, expected: tuple) -> None:
     assert _choices(command, dest) == tuple(expected)
+
+
+@pytest.mark.bpy
+def test_detector_choice_is_named_backend_everywhere(empty_scene) -> None:
+    """One option name: ``--backend`` (CLI), ``DetectOptions.backend`` (API) and the
+    ``backend`` property of the scene and the Detect operator, labelled "Detector"."""
+    import dataclasses
+
+    import bpy
+
+    import skelsplat
+    from skelsplat.core.detect import DetectOptions
+
+    assert "backend" in {f.name for f in dataclasses.fields(DetectOptions)}
+    skelsplat.register()
+    try:
+        scene = bpy.types.Scene.bl_rna.properties["skelsplat"].fixed_type.properties
+        op = bpy.ops.skelsplat.detect.get_rna_type().properties
+        for props in (scene, op):
+            assert props["backend"].name == "Detector"
+            assert "detector" not in props
+        assert op["backend"].enum_items["onnx"].name == "ONNX"
+    finally:
+        skelsplat.unregister()

@@ -52,12 +52,12 @@ def test_onnx_detector_runs_from_the_panel_fields(registered, blob_capture, tmp_
                                             footage_path=str(blob_capture["videos"])) \
         == {"FINISHED"}
     # the panel's fields: ONNX without a model file is refused up front, naming the field
-    props.detector = "onnx"
+    props.backend = "onnx"
     with pytest.raises(RuntimeError, match=r"needs a model file.*\(Model File\)"):
-        bpy.ops.skelsplat.detect(detector="onnx", synchronous=True)
+        bpy.ops.skelsplat.detect(backend="onnx", synchronous=True)
     assert scene.name not in session.KEYPOINTS
     props.model = str(blob_capture["model"])
-    assert bpy.ops.skelsplat.detect(detector="onnx", model=props.model, synchronous=True) \
+    assert bpy.ops.skelsplat.detect(backend="onnx", model=props.model, synchronous=True) \
         == {"FINISHED"}
     assert not jobs.running("detect") and props.last_error == ""
     kp = session.KEYPOINTS[scene.name]
@@ -89,7 +89,7 @@ def test_a_missing_model_file_is_a_job_error_naming_the_file(registered, blob_ca
                                             footage_path=str(blob_capture["videos"])) \
         == {"FINISHED"}
     missing = tmp_path / "nope.onnx"
-    assert bpy.ops.skelsplat.detect(detector="onnx", model=str(missing), synchronous=True) \
+    assert bpy.ops.skelsplat.detect(backend="onnx", model=str(missing), synchronous=True) \
         == {"FINISHED"}  # the job starts; its worker names the file
     assert not jobs.running("detect")
     assert "nope.onnx" in scene.skelsplat.last_error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 pytestmark = pytest.mark.bpy
@@ -149,5 +151,31 @@ def test_panels_draw_only_existing_properties_and_operators(empty_scene) -> None
         assert ("progress", "chunk 2/5") in log
         assert ("label", "boom") in log
         assert {("list", "cameras"), ("list", "joint_errors")} <= set(log)
+    finally:
+        skelsplat.unregister()
+
+
+def test_read_only_lists_draw_their_rows(empty_scene) -> None:
+    """The sidebar's camera table and per-joint errors (``LabelRows``): one label a column."""
+    import skelsplat
+    from skelsplat.panels import main_panel
+
+    skelsplat.register()
+    try:
+        props = empty_scene.skelsplat
+        cam = props.cameras.add()
+        cam.name, cam.width, cam.height, cam.focal_px, cam.offset = "cam0", 1920, 1080, 1402.6, -3
+        joint = props.joint_errors.add()
+        joint.name, joint.mean_px, joint.max_px = "pelvis", 2.345, 7.0
+        rows = {}
+        for cls, item in ((main_panel.SKELSPLAT_UL_cameras, cam),
+                          (main_panel.SKELSPLAT_UL_joint_errors, joint)):
+            log: list = []
+            ui_list = SimpleNamespace(row_icon=cls.row_icon,
+                                      columns=lambda it, cls=cls: cls.columns(None, it))
+            cls.draw_item(ui_list, None, _Recorder(log), props, item, 0, props, "", 0)
+            rows[item.name] = [text for _, text in log]
+        assert rows["cam0"] == ["cam0", "1920x1080", "f 1403px", "no footage", "-3"]
+        assert rows["pelvis"] == ["pelvis", "2.3 px", "max 7.0"]
     finally:
         skelsplat.unregister()
