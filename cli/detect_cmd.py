@@ -18,7 +18,7 @@ from .camera_values import (
     add_pair_by_order_argument,
     parse_camera_values,
 )
-from .progress import StageProgress, set_verbose
+from .progress import StageProgress, add_verbose_argument, set_verbose
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,12 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--calibration", metavar="FILE",
                    help="calibration file (any supported format); without it each video is "
                         "its own camera, named by its file stem")
-    from ..core.detect.runner import BACKENDS
-
-    p.add_argument("--backend", choices=BACKENDS, default="mediapipe",
-                   help="mediapipe: BlazePose (33 joints, bundled model); onnx: your "
-                        "RTMPose-style model file (--model)")
-    p.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
+    add_detect_arguments(p)
     p.add_argument("--joint-set", default="coco_17",
                    help="joint set of the ONNX model's outputs (default coco_17)")
     add_offsets_argument(p)
@@ -49,24 +44,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="explicit camera -> video file assignments")
     add_pair_by_order_argument(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="cache folder (default: .skelsplat_cache next to the videos)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes detecting cameras in parallel (default 1: one process "
                         "decoding ahead in a thread was fastest on 2 shared cores)")
     p.add_argument("--suggest-offsets", action="store_true",
                    help="estimate frame offsets from the detected motion and print them")
     p.add_argument("--overwrite", action="store_true", help="replace an existing keypoints.npz")
-    p.add_argument("--verbose", action="store_true",
-                   help="show the detector's own log messages (silenced by default)")
+    add_verbose_argument(p)
     p.set_defaults(func=run)
     return p
 
 
+def add_detect_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--backend``, ``--model``, ``--no-cache`` and ``--cache-dir`` (the fields of
+    ``DetectOptions``), shared by ``skelsplat detect`` and ``skelsplat run``."""
+    from ..core.detect.runner import BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS, default="mediapipe",
+                        help="2D detector: mediapipe: BlazePose (33 joints, bundled model; "
+                             "default); onnx: your RTMPose-style model file (--model)")
+    parser.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
+    parser.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="detection cache folder (default: .skelsplat_cache next to the "
+                             "videos)")
+
+
+def detect_options(args: argparse.Namespace, **extra):
+    """``DetectOptions`` of the arguments :func:`add_detect_arguments` added (plus
+    ``extra``)."""
+    from ..core.detect import DetectOptions
+
+    return DetectOptions(backend=args.backend, model=args.model, use_cache=not args.no_cache,
+                         cache_dir=args.cache_dir, **extra)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.atomic import check_writable
-    from ..core.detect import DetectOptions
     from ..core.errors import ExportError
     from ..core.stages import TakeSettings, detect_keypoints, read_footage, read_rig
 
@@ -76,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise ExportError(f"{str(target)!r} exists; allow overwriting to replace it",
                           option="overwrite")
     settings = TakeSettings(
-        detect=DetectOptions(backend=args.backend, model=args.model, joint_set=args.joint_set,
-                             use_cache=not args.no_cache, cache_dir=args.cache_dir,
-                             workers=args.workers),
+        detect=detect_options(args, joint_set=args.joint_set, workers=args.workers),
         offsets=parse_camera_values(args.offsets, "--offsets", integer=True),
         mapping=parse_camera_values(args.map, "--map"), pair_by_order=args.pair_by_order)
     settings.detect.check()

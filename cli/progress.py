@@ -7,6 +7,7 @@ and in between at most one line every :data:`LINE_INTERVAL_S` seconds.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -22,6 +23,12 @@ def is_terminal(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` (applied with :func:`set_verbose`)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the detector's own log messages (silenced by default)")
 
 
 def set_verbose(verbose: bool) -> None:

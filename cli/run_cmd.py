@@ -19,8 +19,9 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from .camera_values import add_offsets_argument, add_pair_by_order_argument, parse_offsets
+from .detect_cmd import add_detect_arguments, detect_options
 from .fit_cmd import add_fit_arguments
-from .progress import StageProgress, set_verbose
+from .progress import StageProgress, add_verbose_argument, set_verbose
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -56,15 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="footage frames per camera drawn in the report (default 3)")
     from ..core.animation import FLOOR_MODES
     from ..core.armature import REST_POSES
-    from ..core.detect.runner import BACKENDS
 
     fit = p.add_argument_group("detection and fit")
-    fit.add_argument("--backend", choices=BACKENDS, default="mediapipe",
-                     help="2D detector (default mediapipe)")
-    fit.add_argument("--model", metavar="FILE", help="ONNX model file (--backend onnx)")
-    fit.add_argument("--no-cache", action="store_true", help="re-detect even when cached")
-    fit.add_argument("--cache-dir", metavar="DIR",
-                     help="detection cache folder (default: .skelsplat_cache next to the videos)")
+    add_detect_arguments(fit)
     add_fit_arguments(fit)
     anim = p.add_argument_group("animation (the baked armature)")
     anim.add_argument("--rest-pose", choices=REST_POSES, default="T",
@@ -76,8 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                       help="do not lock planted feet (contacts are still detected and keyed)")
     anim.add_argument("--no-foot-lock", dest="no_foot_lock", action="store_true",
                       help=argparse.SUPPRESS)  # the earlier name
-    p.add_argument("--verbose", action="store_true",
-                   help="show the detector's own log messages (silenced by default)")
+    add_verbose_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -176,14 +170,12 @@ def blender_stage(job, progress) -> list[Path]:
 
 def run_options(args: argparse.Namespace):
     """The ``RunOptions`` of the parsed arguments (one ``TakeSettings`` inside)."""
-    from ..core.detect import DetectOptions
     from ..core.pipeline import RunOptions
     from ..core.stages import TakeSettings
     from .fit_cmd import fit_options
 
     settings = TakeSettings(
-        detect=DetectOptions(backend=args.backend, model=args.model,
-                             use_cache=not args.no_cache, cache_dir=args.cache_dir),
+        detect=detect_options(args),
         fit=fit_options(args), fps=args.fps, offsets=parse_offsets(args.offsets),
         pair_by_order=args.pair_by_order)
     return RunOptions(
