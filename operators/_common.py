@@ -32,6 +32,19 @@ class JobOperator:
         return True
 
 
+class SceneSettings:
+    """Mixin of an operator whose ``scene_fields`` take, when it is invoked from the UI, the
+    values of the ``scene.skelsplat`` fields of the same names (the panel's settings)."""
+
+    scene_fields: tuple[str, ...] = ()
+
+    def invoke(self, context, event):
+        props = context.scene.skelsplat
+        for name in self.scene_fields:
+            setattr(self, name, getattr(props, name))
+        return self.execute(context)
+
+
 def field_hint(op: bpy.types.Operator, option: str | None) -> str:
     """`` (Field Name)``: the operator's or the panel's field for the setting an error
     names (core speaks of the setting's meaning; the add-on names its own control)."""

@@ -7,45 +7,37 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..addon import jobs, session
 from ..addon.properties import BACKEND_DESCRIPTION, BACKEND_ITEMS, MODEL_DESCRIPTION, FitSettings
-from ._common import JobOperator, run_action
+from ._common import JobOperator, SceneSettings, run_action
 
 
-class SKELSPLAT_OT_detect(JobOperator, bpy.types.Operator):
+class SKELSPLAT_OT_detect(SceneSettings, JobOperator, bpy.types.Operator):
     """Detect 2D keypoints in the footage (background, cached per video)"""
 
     bl_idname = "skelsplat.detect"
     bl_label = "Detect Keypoints"
     bl_options = {"REGISTER"}
     job_kind = "detect"
+    scene_fields = ("backend", "model")
     busy_message = "Detection is running (cancel it first)"
 
     backend: EnumProperty(name="Detector", items=BACKEND_ITEMS, description=BACKEND_DESCRIPTION)
     model: StringProperty(name="Model File", subtype="FILE_PATH", description=MODEL_DESCRIPTION,
                           options={"SKIP_SAVE"})
 
-    def invoke(self, context, event):
-        props = context.scene.skelsplat
-        self.backend, self.model = props.backend, props.model
-        return self.execute(context)
-
     def execute(self, context):
         kw = self.as_keywords()
         return run_action(self, lambda: session.start_detect(context.scene, **kw))
 
 
-class SKELSPLAT_OT_fit(FitSettings, JobOperator, bpy.types.Operator):
+class SKELSPLAT_OT_fit(SceneSettings, FitSettings, JobOperator, bpy.types.Operator):
     """Fit the Gaussian skeleton to the 2D keypoints (background; Blender stays responsive)"""
 
     bl_idname = "skelsplat.fit"
     bl_label = "Fit"
     bl_options = {"REGISTER"}
     job_kind = "fit"
+    scene_fields = ("device", "mode", "smooth")
     busy_message = "A fit is running (cancel it first)"
-
-    def invoke(self, context, event):
-        props = context.scene.skelsplat
-        self.device, self.mode, self.smooth = props.device, props.mode, props.smooth
-        return self.execute(context)
 
     def execute(self, context):
         kw = self.as_keywords()

@@ -7,15 +7,16 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from ..addon import session
 from ..addon.properties import FLOOR_ITEMS, REST_POSE_ITEMS
-from ._common import run_action
+from ._common import SceneSettings, run_action
 
 
-class SKELSPLAT_OT_bake(bpy.types.Operator):
+class SKELSPLAT_OT_bake(SceneSettings, bpy.types.Operator):
     """Bake the last fit onto the canonical armature (a new action; earlier ones are kept)"""
 
     bl_idname = "skelsplat.bake"
     bl_label = "Bake"
     bl_options = {"REGISTER", "UNDO"}
+    scene_fields = ("sigma", "ellipsoids", "raw_empties")
 
     sigma: FloatProperty(name="Sigma", default=2.0, min=0.1, max=5.0,
                          description="Ellipsoid size in standard deviations")
@@ -41,12 +42,6 @@ class SKELSPLAT_OT_bake(bpy.types.Operator):
             return False
         return True
 
-    def invoke(self, context, event):
-        props = context.scene.skelsplat
-        self.sigma, self.ellipsoids, self.raw_empties = (props.sigma, props.ellipsoids,
-                                                         props.raw_empties)
-        return self.execute(context)
-
     def execute(self, context):
         kw = self.as_keywords()
         foreign = context.active_object
@@ -59,12 +54,13 @@ class SKELSPLAT_OT_bake(bpy.types.Operator):
         return status
 
 
-class SKELSPLAT_OT_export(bpy.types.Operator):
+class SKELSPLAT_OT_export(SceneSettings, bpy.types.Operator):
     """Export the baked armature with Blender's FBX or BVH exporter (game-engine preset)"""
 
     bl_idname = "skelsplat.export"
     bl_label = "Export"
     bl_options = {"REGISTER"}
+    scene_fields = ("overwrite", "add_leaf_bones")
 
     format: EnumProperty(name="Format", items=[("FBX", "FBX", "Armature + baked animation"),
                                                ("BVH", "BVH", "Motion capture hierarchy")],
@@ -83,11 +79,6 @@ class SKELSPLAT_OT_export(bpy.types.Operator):
             cls.poll_message_set("Nothing to export: bake a fit onto the armature first")
             return False
         return True
-
-    def invoke(self, context, event):
-        props = context.scene.skelsplat
-        self.overwrite, self.add_leaf_bones = props.overwrite, props.add_leaf_bones
-        return self.execute(context)
 
     def execute(self, context):
         kw = self.as_keywords()

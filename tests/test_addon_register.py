@@ -179,3 +179,40 @@ def test_read_only_lists_draw_their_rows(empty_scene) -> None:
         assert rows["pelvis"] == ["pelvis", "2.3 px", "max 7.0"]
     finally:
         skelsplat.unregister()
+
+
+def test_operators_invoked_from_the_ui_take_the_panels_settings(empty_scene) -> None:
+    """Detect, Fit, Bake and Export started from a button take the scene's fields of the same
+    names (``SceneSettings``; headless bpy has no window to invoke from, so invoke() is
+    called on a stand-in for the operator)."""
+    import bpy
+
+    import skelsplat
+    from skelsplat.operators import job_ops, result_ops
+
+    skelsplat.register()
+    try:
+        props = empty_scene.skelsplat
+        props.backend, props.model = "onnx", "/models/pose.onnx"
+        props.device, props.mode, props.smooth = "cpu", "reference", "butterworth"
+        props.sigma, props.ellipsoids, props.raw_empties = 3.5, False, True
+        props.overwrite, props.add_leaf_bones = True, True
+        expected = {
+            job_ops.SKELSPLAT_OT_detect: {"backend": "onnx", "model": "/models/pose.onnx"},
+            job_ops.SKELSPLAT_OT_fit: {"device": "cpu", "mode": "reference",
+                                       "smooth": "butterworth"},
+            result_ops.SKELSPLAT_OT_bake: {"sigma": 3.5, "ellipsoids": False,
+                                           "raw_empties": True},
+            result_ops.SKELSPLAT_OT_export: {"overwrite": True, "add_leaf_bones": True},
+        }
+        for cls, values in expected.items():
+            op_props = getattr(bpy.ops.skelsplat, cls.bl_idname.split(".")[1]
+                               ).get_rna_type().properties
+            assert set(values) <= set(op_props.keys()), cls.__name__
+            stand_in = SimpleNamespace(scene_fields=cls.scene_fields,
+                                       execute=lambda context: {"FINISHED"})
+            assert cls.invoke(stand_in, bpy.context, None) == {"FINISHED"}
+            got = {k: getattr(stand_in, k) for k in values}
+            assert got == values, cls.__name__  # 3.5 is exact in float32
+    finally:
+        skelsplat.unregister()
