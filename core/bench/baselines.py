@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..camera import Rig
+from ..metrics import bone_lengths, nanmedian
 from ..skeletons import get_joint_set
 from ..triangulation import (
     DEFAULT_THRESHOLD_PX,
@@ -144,7 +145,7 @@ def robust_lsq(keypoints: np.ndarray, rig: Rig, joint_set: str = "body_25",
     if not valid_out.any():
         return X0b
     Xinit = _fill_nan(X0b)
-    L0 = np.nanmedian(np.linalg.norm(Xinit[:, bones[:, 0]] - Xinit[:, bones[:, 1]], axis=-1), 0)
+    L0 = nanmedian(bone_lengths(Xinit, bones), axis=0)
 
     obs = np.nonzero(conf > 0)  # (f, j, v)
     n_obs = len(obs[0])
@@ -168,7 +169,7 @@ def robust_lsq(keypoints: np.ndarray, rig: Rig, joint_set: str = "body_25",
         h = np.einsum("nij,nj->ni", P[v_obs, :, :3], Xo) + P[v_obs, :, 3]
         r_proj = (h[:, :2] / h[:, 2:3] - u_obs) * sw[:, None]
         acc = (X[2:] - 2 * X[1:-1] + X[:-2]).reshape(-1, 3) * (1000 * smooth_weight)
-        lengths = np.linalg.norm(X[:, bones[:, 0]] - X[:, bones[:, 1]], axis=-1)
+        lengths = bone_lengths(X, bones)
         r_len = (lengths - L[None]).ravel() * (1000 * length_weight)
         return np.concatenate([r_proj.ravel(), acc.ravel(), r_len])
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..camera import Rig
 from ..errors import Cancelled
 from ..keypoints.multiview import Keypoints2D
+from ..metrics import bone_lengths, nanmedian
 from ..progress import StepFn
 from ..skeletons import get_joint_set
 from . import metrics as M
@@ -51,8 +52,7 @@ def oracle_prediction(case: Case) -> np.ndarray:
     from ..fit.skeleton import bone_tree
 
     _, bones = bone_tree(get_joint_set(case.scenario.joint_set))
-    L = np.nanmedian(np.linalg.norm(case.gt[:, bones[:, 1]] - case.gt[:, bones[:, 0]],
-                                    axis=-1), 0)
+    L = nanmedian(bone_lengths(case.gt, bones), axis=0)
     return oracle_skeleton_lsq(case.keypoints.data, case.rig, L, case.scenario.joint_set)
 
 
