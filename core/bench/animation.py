@@ -30,6 +30,7 @@ from ..animation import AnimationOptions, animate
 from ..animation_metrics import foot_skate_mm, penetration_mm
 from ..contacts import detect_contacts, foot_points, precision_recall
 from ..floor import transform_points
+from ..metrics import nanmean
 from ..motion import Motion3D
 from ..progress import StepFn
 from ..skeletons import get_joint_set
@@ -137,7 +138,7 @@ def summarize_rows(rows: list[dict]) -> dict:
             for k in path:
                 v = v[k]
             vals.append(v)
-        return float(np.nanmean(vals)) if vals else float("nan")
+        return float(nanmean(vals))
 
     out = {f"{k}_{m}": mean((k, m)) for k in ("unlocked", "locked")
            for m in ("mpjpe_mm", "skate_mm", "penetration_mm", "bone_std_mm", "jitter_mm",

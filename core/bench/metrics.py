@@ -10,7 +10,7 @@ import numpy as np
 
 from ..camera import Rig
 from ..metrics import bone_length_std as _per_bone_std
-from ..metrics import bone_lengths, nanmean, reprojection_errors
+from ..metrics import bone_lengths, nanmean, nanmedian, reprojection_errors
 
 
 def _both(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def median_error(pred: np.ndarray, gt: np.ndarray) -> float:
     """Median per-joint position error (mm) over entries present in both (robust to the
     few gross failures that dominate a mean)."""
     e = joint_errors(pred, gt)
-    return float(np.nanmedian(e)) if np.isfinite(e).any() else float("nan")
+    return float(nanmedian(e))
 
 
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
