@@ -20,14 +20,15 @@ from ..core.errors import SkelsplatError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..core.retarget.bone_map import PRESET_NAMES
     from ..core.retarget.solve import ROOT_MOTIONS
 
     p = sub.add_parser("retarget", help="retarget a take's motion onto a character",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("motion", type=Path, help="SkelSplat motion NPZ (joints.npz)")
     p.add_argument("--target", type=Path, required=True, help="character .blend or .fbx")
-    p.add_argument("--map", default="auto", help="bone-map preset (auto, rigify, "
-                   "rigify_metarig, mixamo, ue5_mannequin, skelsplat) or a .json map")
+    p.add_argument("--map", default="auto",
+                   help=f"bone-map preset ({', '.join(PRESET_NAMES)}) or a .json map")
     p.add_argument("--out", type=Path, required=True, help="output .blend, .fbx or .glb")
     p.add_argument("--armature", default="", help="target armature object (default: the one "
                    "with the most bones)")
