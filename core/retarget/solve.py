@@ -20,7 +20,9 @@ Approach:
   contacts from :func:`core.contacts.detect_contacts`.
 - Feet: while the source foot is in contact, the target ankle is held at its mean position
   over the contact (two-bone IK on thigh and shin, blended over a few frames at each end);
-  the foot keeps its world rotation.
+  the foot keeps its world rotation. Where the straight leg cannot reach a held ankle
+  (toe-off on a target with other proportions) the pelvis dips, smoothly, instead of the
+  foot sliding.
 
 Shapes: F frames, J source joints, B target bones, K keyed bones.
 """
@@ -72,6 +74,9 @@ _SOURCE_SEGMENTS: dict[str, tuple[str, str]] = {
                        ("foot", "ankle", "toe"))},
     "shoulder.L": ("neck", "left_shoulder"), "shoulder.R": ("neck", "right_shoulder"),
 }
+#: Fraction of the straight leg a held ankle may ask for: the rest of the reach is slack
+#: for a rig whose constraints put the hips a few millimetres off the numbers.
+_REACH = 0.999
 _REQUIRED = ("pelvis", "neck", "left_hip", "right_hip", "left_knee", "right_knee",
              "left_ankle", "right_ankle")
 
@@ -210,6 +215,25 @@ def plant_ankle(ankle: np.ndarray, foot_rot: np.ndarray, points: list[str],
         weight += w
     peak = np.clip(weight, 0.0, 1.0)
     return ankle + total / np.maximum(weight, 1e-9)[:, None] * peak[:, None]
+
+
+def pelvis_dip(hip: np.ndarray, goal: np.ndarray, reach: float) -> np.ndarray:
+    """[F] how far (m, >= 0) the hip [F, 3] must come down (world Z) so the ankle goal
+    [F, 3] lies within ``reach`` of it (a goal out of reach sideways stays out of reach)."""
+    flat = np.linalg.norm(goal[:, :2] - hip[:, :2], axis=-1)
+    rise = np.sqrt(np.maximum(reach ** 2 - flat ** 2, 0.0))
+    return np.maximum(hip[:, 2] - goal[:, 2] - rise, 0.0)
+
+
+def smooth_above(x: np.ndarray, half: int) -> np.ndarray:
+    """[F] a smooth curve that is nowhere below ``x`` [F]: the running maximum over
+    +-``half`` frames, then the running mean over the same window."""
+    if half < 1:
+        return x.copy()
+    pad = np.pad(x, half, mode="edge")
+    w = 2 * half + 1
+    peak = np.lib.stride_tricks.sliding_window_view(pad, w).max(axis=1)
+    return np.convolve(np.pad(peak, half, mode="edge"), np.ones(w) / w, mode="valid")
 
 
 class _Solver:
@@ -462,15 +486,26 @@ def retarget(joints3d: np.ndarray, joint_names: list[str], rig: TargetRig, bone_
         held[side] = (list(fc.points), np.stack([drop_short_runs(still[:, k], 3)
                                                  for k in range(still.shape[1])], axis=1))
     if opts.plant_feet:
+        legs = []  # (side suffix, thigh, shin, foot bone, [F, 3] ankle goal)
         for k, (s, side) in enumerate(((".L", "left"), (".R", "right"))):
             if not (sol.has(f"thigh{s}", f"shin{s}", f"foot{s}") and side in contacts
                     and feet[:, k].any()):
                 continue
             hb, kb, ab = (sol.bone[f"{r}{s}"] for r in ("thigh", "shin", "foot"))
-            hip, knee, ankle = heads[:, hb], heads[:, kb], heads[:, ab]
-            foot_rot = delta[ab]
-            goal = plant_ankle(ankle, foot_rot, held[side][0], held[side][1],
+            goal = plant_ankle(heads[:, ab], delta[ab], held[side][0], held[side][1],
                                sol.contact_offsets(s, floor_t), opts.blend_frames)
+            legs.append((s, hb, kb, ab, goal))
+        # A held ankle the straight leg cannot reach would slide: the pelvis dips instead.
+        drop = np.zeros(F)
+        for _, hb, kb, ab, goal in legs:
+            length = float(np.linalg.norm(sol.rest_head[kb] - sol.rest_head[hb])
+                           + np.linalg.norm(sol.rest_head[ab] - sol.rest_head[kb]))
+            drop = np.maximum(drop, pelvis_dip(heads[:, hb], goal, _REACH * length))
+        if drop.any():
+            shift[:, 2] -= smooth_above(drop, opts.blend_frames)
+            heads = heads_of(delta, shift)
+        for s, hb, kb, ab, goal in legs:
+            hip, knee, ankle = heads[:, hb], heads[:, kb], heads[:, ab]
             upper = float(np.linalg.norm(sol.rest_head[kb] - sol.rest_head[hb]))
             lower = float(np.linalg.norm(sol.rest_head[ab] - sol.rest_head[kb]))
             new_knee, new_ankle = two_bone_ik(hip, knee, goal, upper, lower)
