@@ -43,10 +43,15 @@ def ensure_exporter(kind: str) -> None:
         addon_utils.enable(module, default_set=True)
 
 
+def is_skelsplat_armature(obj: bpy.types.Object | None) -> bool:
+    """True for armatures SkelSplat baked (its own skeleton)."""
+    return obj is not None and obj.type == "ARMATURE" and obj.get(ROLE) == "armature"
+
+
 def find_armature(scene: bpy.types.Scene | None = None) -> bpy.types.Object | None:
     """The most recently baked SkelSplat armature in ``scene``, if any."""
     scene = scene or bpy.context.scene
-    found = [o for o in scene.objects if o.type == "ARMATURE" and o.get(ROLE) == "armature"]
+    found = [o for o in scene.objects if is_skelsplat_armature(o)]
     return found[-1] if found else None
 
 

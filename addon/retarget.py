@@ -302,11 +302,6 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
     return RetargetOutcome(action, bmap, result, (first, last), warnings)
 
 
-def is_skelsplat_armature(obj: bpy.types.Object | None) -> bool:
-    """True for armatures SkelSplat baked (its own skeleton)."""
-    return obj is not None and obj.type == "ARMATURE" and obj.get("skelsplat_role") == "armature"
-
-
 # ----------------------------------------------------------------------------- panel glue
 def fill_map_rows(scene: bpy.types.Scene) -> BoneMap:
     """Fill the panel's editable map from its preset (``auto``: detect or guess)."""

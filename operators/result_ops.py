@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
-from ..addon import session
+from ..addon import export, session
 from ..addon.properties import FLOOR_ITEMS, REST_POSE_ITEMS
 from ._common import SceneSettings, run_action
 
@@ -47,7 +47,7 @@ class SKELSPLAT_OT_bake(SceneSettings, bpy.types.Operator):
         foreign = context.active_object
         status = run_action(self, lambda: session.bake(context.scene, **kw), "SkelSplat: baked")
         if status == {"FINISHED"} and foreign is not None and foreign.type == "ARMATURE" \
-                and foreign.get("skelsplat_role") != "armature":
+                and not export.is_skelsplat_armature(foreign):
             from ..operators.retarget_ops import offer_retarget
 
             offer_retarget(self, context.scene, foreign)
@@ -74,8 +74,7 @@ class SKELSPLAT_OT_export(SceneSettings, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not any(o.type == "ARMATURE" and o.get("skelsplat_role") == "armature"
-                   for o in context.scene.objects):
+        if export.find_armature(context.scene) is None:
             cls.poll_message_set("Nothing to export: bake a fit onto the armature first")
             return False
         return True

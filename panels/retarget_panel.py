@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..addon.export import is_skelsplat_armature
 from .label_rows import LabelRows
 from .main_panel import _Sub
 
@@ -36,7 +37,7 @@ class SKELSPLAT_PT_retarget(_Sub, bpy.types.Panel):
         props = context.scene.skelsplat_retarget
         active = context.active_object
         if active is not None and active.type == "ARMATURE" and \
-                active.get("skelsplat_role") != "armature" and props.target != active:
+                not is_skelsplat_armature(active) and props.target != active:
             box = layout.box()
             box.label(text=f"'{active.name}' is not SkelSplat's skeleton", icon="INFO")
             box.label(text="Pick it as the target to put the motion on it")
