@@ -65,15 +65,6 @@ def machine_info() -> list[str]:
     ]
 
 
-def _ratio_row(label: str, fast: float, ref: float, target: float, ref_name: str) -> str:
-    if not (math.isfinite(fast) and math.isfinite(ref)):
-        return f"| {label} | not measured | ≤ {target}× | – |"
-    r = fast / ref
-    verdict = "**met**" if r <= target else "**not met**"
-    return (f"| {label} | {fast:.1f} mm vs {ref:.1f} mm ({ref_name}) = {r:.2f}× | ≤ {target}× "
-            f"| {verdict} |")
-
-
 def _scen(acc: dict, name: str) -> dict | None:
     return next((s for s in acc.get("scenarios", []) if s["name"] == name), None)
 

@@ -564,21 +564,3 @@ def shin_aiming(knee: np.ndarray, shin: np.ndarray, foot: np.ndarray) -> np.ndar
     out[:3, :3] = swing(foot[:3, 3] - shin[:3, 3], foot[:3, 3] - knee) @ out[:3, :3]
     out[:3, 3] = knee
     return out
-
-
-def segment_directions(heads: np.ndarray, rig: TargetRig, bone_map: BoneMap
-                       ) -> dict[str, np.ndarray]:
-    """Unit directions [F, 3] of each mapped limb segment (role head -> next role head)."""
-    out = {}
-    for role, end in _SEGMENT_END.items():
-        if role in bone_map.bones and end in bone_map.bones:
-            a, b = rig.index(bone_map.bones[role]), rig.index(bone_map.bones[end])
-            out[role] = normalize(heads[:, b] - heads[:, a])
-    return out
-
-
-def source_directions(X: np.ndarray, joint_names: list[str]) -> dict[str, np.ndarray]:
-    """Unit directions [F, 3] of the source segments of the limb roles."""
-    idx = {n: i for i, n in enumerate(joint_names)}
-    return {r: normalize(X[:, idx[b]] - X[:, idx[a]]) for r, (a, b) in _SOURCE_SEGMENTS.items()
-            if a in idx and b in idx}
