@@ -126,15 +126,17 @@ class _Init:
     implausible: np.ndarray  # [F, J] bool, dropped by the bone check
 
 
-def _detection_noise(rig: Rig, X: np.ndarray, und: np.ndarray, weight: np.ndarray) -> float:
+def _detection_noise(rig: Rig, X: np.ndarray, und: np.ndarray, weight: np.ndarray,
+                     n_views: np.ndarray) -> float:
     """Detection noise (px^2 at confidence 1) from the free fit ``X`` [F, J, 3] against the
-    undistorted detections ``und`` [F, J, V, 3] it used (``weight`` [F, J, V])."""
+    undistorted detections ``und`` [F, J, V, 3] it used (``weight`` [F, J, V]; ``n_views``
+    [F, J] views used by each fitted joint, 0 where it was not fitted)."""
     wr2 = np.zeros(X.shape[:2])
     for s in range(0, len(X), _TRI_BLOCK):
         e = min(len(X), s + _TRI_BLOCK)
         r = reprojection_errors(rig.projection_matrices, X[s:e], und[s:e, ..., :2])
         wr2[s:e] = np.where(weight[s:e] > 0, weight[s:e] * np.nan_to_num(r) ** 2, 0.0).sum(-1)
-    return detection_noise_px2(wr2, np.where(np.isfinite(X).all(-1), (weight > 0).sum(-1), 0))
+    return detection_noise_px2(wr2, n_views)
 
 
 def fit_take(
@@ -416,8 +418,9 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
         w2c = np.stack([c.world_to_cam for c in rig.cameras])
         info = joint_information(free, rig.K, w2c, weight)  # [F, J, 3, 3]
         n_used = (weight > 0).sum(-1)  # [F, J]
+        noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
         skeleton = estimate_skeleton(free, valid, n_used, js, information=info,
-                                     noise_px2=_detection_noise(rig, free, und, weight))
+                                     noise_px2=noise_px2)
         means = pose_under_skeleton(free, info, valid, skeleton, js,
                                     tick=tick("posing every frame under the skeleton"))
         timings["skeleton"] = time.perf_counter() - t1
