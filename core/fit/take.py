@@ -421,8 +421,9 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
         noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
         skeleton = estimate_skeleton(free, valid, n_used, js, information=info,
                                      noise_px2=noise_px2)
-        means = pose_under_skeleton(free, info, valid, skeleton, js,
-                                    tick=tick("posing every frame under the skeleton"))
+        if opts.smooth == "off":  # else the skeleton is posed on the smoothed points only
+            means = pose_under_skeleton(free, info, valid, skeleton, js,
+                                        tick=tick("posing every frame under the skeleton"))
         timings["skeleton"] = time.perf_counter() - t1
     if opts.smooth == "off":
         return means, means.copy(), skeleton, None
