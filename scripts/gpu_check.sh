@@ -19,6 +19,7 @@
 # Writes into OUTDIR: gpu_check.log (everything printed), nvidia-smi.txt, gpu_tests.xml
 # (JUnit), gpu_results.json, gpu_section.md (the docs/benchmarks.md GPU section) and
 # summary.json (install/compile seconds, test counts, exit codes).
+# GPU_CHECK_BUDGET_S: seconds for the whole script (the reference schedule is cut to fit).
 # Data: SKELSPLAT_DATA (default: .gpu_carry/data when present, else ../shared/data).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -135,6 +136,14 @@ if [ -z "$DATA" ]; then
   if [ -d "$ROOT/.gpu_carry/data" ]; then DATA="$ROOT/.gpu_carry/data"; else DATA="$ROOT/../shared/data"; fi
 fi
 say "benchmarks (data: $DATA)"
+# GPU_CHECK_BUDGET_S (seconds, whole script): the reference section gets what is left of it,
+# less a minute, and reports the frames it finished.
+if [ -n "${GPU_CHECK_BUDGET_S:-}" ]; then
+  LEFT=$((GPU_CHECK_BUDGET_S - ($(date +%s) - T0) - 60))
+  [ "$LEFT" -lt 30 ] && LEFT=30
+  BENCH_ARGS+=(--budget-s "$LEFT")
+  say "benchmark budget: ${LEFT} s"
+fi
 PYTHONUNBUFFERED=1 "$PY" -m skelsplat.core.bench.gpu_check --data "$DATA" \
   --out "$OUTDIR/gpu_results.json" --markdown "$OUTDIR/gpu_section.md" "${BENCH_ARGS[@]}"
 BENCH_RC=$?

@@ -292,14 +292,53 @@ def _fast_fps(tp: dict, views: int) -> float | None:
     return max((r["frames_per_s"] for r in rows), default=None)
 
 
+def _gsplat_ready() -> bool:
+    """Whether gsplat's CUDA kernels load (they are compiled on first use)."""
+    try:
+        from gsplat.cuda._backend import _C
+
+        return _C is not None
+    except Exception:  # any failure to build or load means "not usable here"
+        return False
+
+
 def reference_vs_fast(keypoints, rig, gt: np.ndarray, device: str, renders: int,
-                      to_scored: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
+                      to_scored: Callable[[np.ndarray], np.ndarray] | None = None,
+                      deadline: float | None = None, block: int = 10,
+                      on_block: Callable[[dict], None] | None = None) -> dict:
     """Reference mode (authors' schedule) and fast mode (no smoothing) on one take:
-    seconds per frame and MPJPE over the entries both answer."""
-    renderer = "gsplat" if device == "cuda" else "exact"
+    seconds per frame and MPJPE over the entries both answer.
+
+    Reference mode fits every frame on its own, so it runs in blocks of ``block`` frames
+    (the same answer as one call); after each block the partial result goes to
+    ``on_block``, and no new block starts after ``deadline`` (``time.perf_counter()``)."""
+    renderer = "exact"
+    if device == "cuda":
+        renderer = "gsplat" if _gsplat_ready() else "full"
     F = keypoints.data.shape[0]
-    Xr, tr = fit(keypoints, rig, mode="reference", device=device, renderer=renderer,
-                 renders_per_frame=renders)
+    parts, tr, done = [], 0.0, 0
+    result: dict = {}
+    while done < F and (deadline is None or time.perf_counter() < deadline or done == 0):
+        n = min(block, F - done)
+        Xb, dt = fit(keypoints.frames(done, done + n), rig, mode="reference", device=device,
+                     renderer=renderer, renders_per_frame=renders)
+        parts.append(Xb)
+        tr += dt
+        done += n
+        result = _reference_scores(np.concatenate(parts), tr, keypoints.frames(0, done), rig,
+                                   gt[:done], device, renders, renderer, to_scored)
+        result["frames_asked"] = F
+        if on_block is not None:
+            on_block(result)
+    return result
+
+
+def _reference_scores(Xr: np.ndarray, tr: float, keypoints, rig, gt: np.ndarray, device: str,
+                      renders: int, renderer: str,
+                      to_scored: Callable[[np.ndarray], np.ndarray] | None) -> dict:
+    """Reference joints ``Xr`` [F, J, 3] (``tr`` seconds) against fast mode on the same
+    frames."""
+    F = keypoints.data.shape[0]
     Xf, tf = fit(keypoints, rig, mode="fast", device=device, smooth="off")
     if to_scored is not None:
         Xr, Xf = to_scored(Xr), to_scored(Xf)
@@ -314,14 +353,28 @@ def reference_vs_fast(keypoints, rig, gt: np.ndarray, device: str, renders: int,
 
 
 def reference_schedule(data_dir: Path, device: str, frames: int, renders: int,
-                       fast_fps_4: float | None) -> dict:
-    """The authors' schedule on a noisy synthetic take and on Shelf (actor 1)."""
+                       fast_fps_4: float | None, budget_s: float | None = None,
+                       on_progress: Callable[[dict], None] | None = None) -> dict:
+    """The authors' schedule on a noisy synthetic take and on Shelf (actor 1); each take
+    gets half of ``budget_s`` (seconds; None: no limit) and stops at a block boundary."""
     from .scenarios import REALISTIC, Scenario, make_case
 
     out: dict = {"takes": {}}
+
+    def run(name: str, *args, **kw) -> None:
+        deadline = None if budget_s is None else time.perf_counter() + budget_s / 2
+
+        def keep(partial: dict) -> None:
+            out["takes"][name] = partial
+            _add_speedup(partial, fast_fps_4)
+            if on_progress is not None:
+                on_progress(out)
+
+        keep(reference_vs_fast(*args, deadline=deadline, on_block=keep, **kw))
+
     noisy = make_case(Scenario("noisy", corruption=REALISTIC, frames=frames, seed=2), data_dir)
-    out["takes"]["synthetic noisy (ring of 4)"] = reference_vs_fast(
-        noisy.keypoints, noisy.rig, noisy.gt, device, renders)
+    run("synthetic noisy (ring of 4)", noisy.keypoints, noisy.rig, noisy.gt, device, renders)
+    name = "Shelf actor 1 (oracle association)"
     if (Path(data_dir) / "shelf_4dassoc").is_dir():
         from .shelf import body25_to_shelf15
         from .shelf_eval import load_shelf, oracle_keypoints
@@ -330,17 +383,17 @@ def reference_schedule(data_dir: Path, device: str, frames: int, renders: int,
         kp, gt15 = oracle_keypoints(data, 0)
         present = np.nonzero(np.isfinite(gt15).any((1, 2)))[0]
         s = int(present[0])
-        out["takes"]["Shelf actor 1 (oracle association)"] = reference_vs_fast(
-            kp.frames(s, s + frames), data.rig, gt15[s:s + frames, :12], device, renders,
-            to_scored=lambda X: body25_to_shelf15(X)[:, :12])
+        run(name, kp.frames(s, s + frames), data.rig, gt15[s:s + frames, :12], device,
+            renders, to_scored=lambda X: body25_to_shelf15(X)[:, :12])
     else:
-        out["takes"]["Shelf actor 1 (oracle association)"] = {
-            "skipped": f"{Path(data_dir) / 'shelf_4dassoc'} not found"}
-    for r in out["takes"].values():
-        if fast_fps_4 and "reference_s_per_frame" in r:
-            r["fast_frames_per_s_4_views"] = fast_fps_4
-            r["speedup_fast_over_reference"] = r["reference_s_per_frame"] * fast_fps_4
+        out["takes"][name] = {"skipped": f"{Path(data_dir) / 'shelf_4dassoc'} not found"}
     return out
+
+
+def _add_speedup(r: dict, fast_fps_4: float | None) -> None:
+    if fast_fps_4 and "reference_s_per_frame" in r:
+        r["fast_frames_per_s_4_views"] = fast_fps_4
+        r["speedup_fast_over_reference"] = r["reference_s_per_frame"] * fast_fps_4
 
 
 # --- report -------------------------------------------------------------------------------
@@ -400,13 +453,18 @@ def markdown_section(results: dict) -> str:
     ref = sec.get("reference", {})
     if "takes" in ref:
         lines += ["### The authors' schedule (reference mode) vs fast mode, same GPU", "",
-                  "| take | frames | reference s/frame | speed-up of fast | reference MPJPE | "
+                  "| take | frames | reference s/frame (renderer) | speed-up of fast | "
+                  "reference MPJPE | "
                   "fast MPJPE | fast - reference (mm) |", "|---|---|---|---|---|---|---|"]
         for name, r in ref["takes"].items():
             if "skipped" in r:
                 lines.append(f"| {name} | skipped: {r['skipped']} | | | | | |")
                 continue
-            lines.append(f"| {name} | {r['frames']} | {_n(r['reference_s_per_frame'], 3)} | "
+            frames = str(r["frames"]) + (f" of {r['frames_asked']} (time budget)"
+                                         if r.get("frames_asked", r["frames"]) > r["frames"]
+                                         else "")
+            lines.append(f"| {name} | {frames} | {_n(r['reference_s_per_frame'], 3)} "
+                         f"({r['reference_renderer']}) | "
                          f"{_n(r.get('speedup_fast_over_reference'), 0)}x | "
                          f"{_n(r['reference_mpjpe_mm'], 2)} | {_n(r['fast_mpjpe_mm'], 2)} | "
                          f"{_n(r['fast_minus_reference_mm'], 2)} |")
@@ -419,9 +477,11 @@ def markdown_section(results: dict) -> str:
 def run_checks(data_dir: Path, out_path: Path, device: str = "cuda", quick: bool = False,
                sections: tuple[str, ...] = ("renderer_equivalence", "fit_equivalence",
                                             "throughput", "reference"),
-               log: Callable[[str], None] = print) -> dict:
+               log: Callable[[str], None] = print, budget_s: float | None = None) -> dict:
     """Run ``sections`` in order, writing ``out_path`` after each; a failing section records
-    its error and the others still run."""
+    its error and the others still run. ``budget_s``: seconds for the whole run; the
+    reference section gets what the others left and keeps the frames it finished."""
+    t_start = time.perf_counter()
     frames = 64 if quick else 3000
     results: dict = {"device": device_info(device), "quick": quick, "sections": {}}
     ref_frames, ref_renders = (4, 8) if quick else (100, 500)
@@ -438,7 +498,11 @@ def run_checks(data_dir: Path, out_path: Path, device: str = "cuda", quick: bool
         "throughput": lambda: throughput(data_dir, device, frames, quick),
         "reference": lambda: reference_schedule(
             data_dir, device, ref_frames, ref_renders,
-            _fast_fps(results["sections"].get("throughput", {}), 4)),
+            _fast_fps(results["sections"].get("throughput", {}), 4),
+            budget_s=None if budget_s is None
+            else max(0.0, budget_s - (time.perf_counter() - t_start)),
+            on_progress=lambda partial: (results["sections"].__setitem__("reference", partial),
+                                         save())),
     }
     for name in sections:
         if name == "renderer_equivalence" and device != "cuda":
@@ -467,11 +531,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="also write the docs/benchmarks.md GPU section here")
     p.add_argument("--sections", default="renderer_equivalence,fit_equivalence,throughput,"
                    "reference")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="seconds for the whole run: the reference section stops (at a block of "
+                   "frames) when they are spent and reports the frames it finished")
     a = p.parse_args(argv)
     if a.device == "cuda" and not _torch().cuda.is_available():
         print("gpu_check: torch sees no CUDA device (use --device cpu for a smoke run)")
         return 2
-    res = run_checks(a.data, a.out, a.device, a.quick, tuple(a.sections.split(",")))
+    res = run_checks(a.data, a.out, a.device, a.quick, tuple(a.sections.split(",")),
+                     budget_s=a.budget_s)
     if a.markdown:
         a.markdown.write_text(markdown_section(res))
     failed = [n for n, s in res["sections"].items() if "error" in s]
