@@ -27,7 +27,8 @@ def _loss_and_grads(backend, means, log_scales, quats, K, w2c, sizes, targets, *
     params = [p.clone().requires_grad_(True) for p in (means, log_scales, quats)]
     loss = view_losses(backend, params[0], covariance_3d(params[1], params[2]), K, w2c, sizes,
                        targets, **kw)
-    cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype).reshape(loss.shape)
+    cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype,
+                         device=loss.device).reshape(loss.shape)
     grads = torch.autograd.grad((loss * cot).sum(), params)
     return loss.detach(), grads
 
@@ -103,7 +104,8 @@ def test_fused_window_loss_matches_autograd_twin(B, V, J):
         m2, c2, d = project_gaussians(m, covariance_3d(s, q), K, w2c)
         loss = (fused_window_loss(m2, c2, plan) if fused
                 else window_view_losses(m2, c2, d, tg, win, sizes))
-        cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype).reshape(loss.shape)
+        cot = torch.linspace(0.5, 1.5, loss.numel(), dtype=loss.dtype,
+                         device=loss.device).reshape(loss.shape)
         out.append((loss.detach(), torch.autograd.grad((loss * cot).sum(), [m, s])))
     (lf, gf), (la, ga) = out
     torch.testing.assert_close(lf, la, rtol=1e-6, atol=1e-14)

@@ -97,6 +97,24 @@ def _workers(opts: FitOptions, n_chunks: int) -> int:
     return max(1, min(torch.get_num_threads(), n_chunks, 8))
 
 
+#: Bytes held per rendered image element (float32) while a full-image renderer's step runs:
+#: the image, its gradient and the loss's intermediates (a generous estimate).
+_FULL_IMAGE_BYTES_PER_PIXEL = 4 * 8
+
+
+def _full_image_chunk(opts: FitOptions, rig: Rig, n_joints: int, chunk: int) -> int:
+    """``chunk`` capped so that a full-image renderer's chunk (``"gsplat"``/``"full"``)
+    takes at most half of the GPU's free memory; other renderers and the CPU: unchanged."""
+    if opts.renderer not in ("gsplat", "full") or opts.device != "cuda":
+        return chunk
+    import torch
+
+    free, _ = torch.cuda.mem_get_info()
+    w, h = np.asarray(rig.sizes).max(0)
+    per_frame = len(rig.cameras) * n_joints * int(w) * int(h) * _FULL_IMAGE_BYTES_PER_PIXEL
+    return max(1, min(chunk, int(free // 2 // per_frame)))
+
+
 @contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
     """Temporarily set torch's intra-op thread count (None: leave it)."""
@@ -336,7 +354,7 @@ def _gaussian_fit(und: np.ndarray, weight: np.ndarray, init: np.ndarray, rig: Ri
     covs = np.full((F, J, 3, 3), np.nan)
     iters = np.zeros(F, dtype=int)
     losses = np.full(F, np.nan)
-    chunk = int(opts.chunk_frames)
+    chunk = _full_image_chunk(opts, rig, J, int(opts.chunk_frames))
     if opts.device == "cpu":  # enough chunks to keep every worker busy on short takes
         chunk = max(1, min(chunk, -(-F // _workers(opts, F))))
     starts = list(range(0, F, chunk))

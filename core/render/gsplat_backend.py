@@ -2,12 +2,12 @@
 
 The J joints are N = J Gaussians with one-hot colours (D = J channels, any J: gsplat
 renders arbitrary feature channels, in chunks of 32 with shared transmittance), rendered
-for all V cameras of all B frames in one call (batch dims [B], C = V cameras), with
-``packed=False``. Differences to the INRIA rasterizer the authors used, kept here and
-mirrored by the PyTorch renderer when compared (``alpha_max=GSPLAT_ALPHA_MAX``): alpha is
-clamped at 0.999 (INRIA: 0.99) and a pixel stops compositing once T <= 1e-4. gsplat
-samples pixel (i, j) at (i + 0.5, j + 0.5); OpenCV puts pixel centres at integers, so the
-principal point is shifted by +0.5 px.
+for the V cameras of one frame per call (C = V cameras), with ``packed=False``.
+Differences to the INRIA rasterizer the authors used, kept here and mirrored by the
+PyTorch renderer when compared (``alpha_max=GSPLAT_ALPHA_MAX``): alpha is clamped at
+0.999 (INRIA: 0.99) and a pixel stops compositing once T <= 1e-4. gsplat samples pixel
+(i, j) at (i + 0.5, j + 0.5); OpenCV puts pixel centres at integers, so the principal
+point is shifted by +0.5 px.
 """
 
 from __future__ import annotations
@@ -46,25 +46,31 @@ def render_gsplat(
         raise RuntimeError("the gsplat renderer runs on CUDA only; use the 'window' renderer")
     rasterization = _gsplat()
     B, J, _ = means.shape
-    V = K.shape[0]
     f32 = torch.float32
+    dev = means.device
     Kg = K.to(f32).clone()
     Kg[:, 0, 2] += 0.5
     Kg[:, 1, 2] += 0.5
-    opac = torch.ones(B, J, device=means.device, dtype=f32)
+    viewmats = world_to_cam.to(f32).contiguous()
+    opac = torch.ones(B, J, device=dev, dtype=f32)
     if present is not None:
         opac = opac * present.to(f32)
-    colors = torch.eye(J, device=means.device, dtype=f32).expand(B, J, J).contiguous()
-    quats = torch.zeros(B, J, 4, device=means.device, dtype=f32)
-    quats[..., 0] = 1.0
-    img, _, _ = rasterization(
-        means.to(f32).contiguous(), quats, torch.ones(B, J, 3, device=means.device, dtype=f32),
-        opac, colors,
-        world_to_cam.to(f32).expand(B, V, 4, 4).contiguous(),
-        Kg.expand(B, V, 3, 3).contiguous(), width, height,
-        near_plane=near, eps2d=EPS2D, packed=False, covars=covs.to(f32).contiguous(),
-        render_mode="RGB", rasterize_mode="classic")
-    return img.permute(0, 1, 4, 2, 3)  # [B, V, J, H, W]
+    colors = torch.eye(J, device=dev, dtype=f32)
+    quats = torch.zeros(J, 4, device=dev, dtype=f32)
+    quats[:, 0] = 1.0
+    scales = torch.ones(J, 3, device=dev, dtype=f32)
+    m32, c32 = means.to(f32), covs.to(f32)
+    # One call per frame: gsplat 1.5.3's batched call (batch dims [B]) gave the right loss
+    # but wrong gradients for B > 1 on an H200 (gradient differences of 100 % of their
+    # size; docs/benchmarks.md, GPU section), while B = 1 agreed to 1e-7.
+    frames = []
+    for b in range(B):
+        img, _, _ = rasterization(
+            m32[b].contiguous(), quats, scales, opac[b], colors, viewmats, Kg, width, height,
+            near_plane=near, eps2d=EPS2D, packed=False, covars=c32[b].contiguous(),
+            render_mode="RGB", rasterize_mode="classic")
+        frames.append(img.permute(0, 3, 1, 2))  # [V, J, H, W]
+    return torch.stack(frames)  # [B, V, J, H, W]
 
 
 def gsplat_view_losses(
