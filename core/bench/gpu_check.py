@@ -427,6 +427,12 @@ def markdown_section(results: dict) -> str:
              "cores; `scripts/gpu_check.sh OUTDIR`" + (" (quick smoke run)"
                                                        if results.get("quick") else "") + ".",
              ""]
+    run = results.get("run", {})
+    if run:
+        lines += [f"Run {run.get('date')} on commit {run.get('commit')}: "
+                  f"`{run.get('command')}`; gsplat built in {run.get('gsplat_build_s')} s; "
+                  f"gpu tests: {run.get('gpu_tests')}. Earlier run: {run.get('earlier_run')}.",
+                  ""]
     for name, s in sec.items():
         if "error" in s or "skipped" in s:
             lines += [f"- {name}: {s.get('error') or s.get('skipped')}", ""]
@@ -456,6 +462,8 @@ def markdown_section(results: dict) -> str:
     tp = sec.get("throughput", {})
     if "runs" in tp:
         lines += [f"### Fast-mode throughput ({tp['frames']} frames)", "",
+                  *([tp["note"][0].upper() + tp["note"][1:] + ".", ""] if tp.get("note")
+                    else []),
                   "| views x joints | renderer | frames | chunk | frames/s | "
                   "peak GPU memory (GiB) | MPJPE (mm) |", "|---|---|---|---|---|---|---|"]
         for r in tp["runs"]:
