@@ -56,3 +56,31 @@ def test_fast_fit_on_cuda_matches_cpu(shared_data):
 def test_gsplat_matches_pytorch_renderer_at_full_size():
     res = gpu_check.renderer_equivalence("cuda")
     assert res["max_rel"] <= gpu_check.LOSS_RTOL, res["cases"]
+
+
+def test_report_renders_recorded_gpu_results(tmp_path):
+    from skelsplat.core.bench.report import gpu_target_row, load_gpu_results
+
+    assert "not measured" in gpu_target_row(load_gpu_results(tmp_path / "none.json"))
+    res = {"device": {"gpu": "NVIDIA H200"}, "sections": {"throughput": {
+        "frames": 3000, "note": "cut after the 4-view runs",
+        "runs": [{"views": 4, "joints": 25, "frames": 3000, "renderer": "window",
+                  "chunk_frames": 256, "frames_per_s": 199.0},
+                 {"views": 4, "joints": 25, "frames": 128, "renderer": "gsplat",
+                  "chunk_frames": 32, "frames_per_s": 1.8}]}}}
+    row = gpu_target_row(res)
+    assert "199 frames/s on an NVIDIA H200 (window renderer, 3000 frames" in row
+    assert row.endswith("**not met** |")
+    res["sections"]["throughput"]["runs"][0]["frames_per_s"] = 6000.0
+    assert gpu_target_row(res).endswith("**met** |")
+    md = gpu_check.markdown_section(res)
+    assert "Cut after the 4-view runs." in md and "| 4 x 25 | gsplat | 128 | 32 | 2 |" in md
+
+
+def test_recorded_gpu_run_is_rendered_in_the_benchmarks():
+    from skelsplat.core.bench.report import GPU_RESULTS, load_gpu_results
+
+    gpu = load_gpu_results()
+    assert GPU_RESULTS.is_file() and gpu["device"]["gpu"] == "NVIDIA H200"
+    fe = gpu["sections"]["fit_equivalence"]["vs_cpu"]["cuda window"]
+    assert fe["max_mm"] <= gpu_check.FIT_TOL_MM and fe["validity_differs"] == 0
