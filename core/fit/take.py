@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from ..triangulation import (
     triangulate_robust,
     undistort_keypoints,
 )
+from .fill import fill_under_skeleton
 from .optimise import fit_frames
 from .options import FitOptions
 from .result import FitResult
@@ -225,6 +227,7 @@ def fit_take(
     covs[~valid] = np.nan
     joints, raw, skeleton, cutoffs = _skeleton_and_smoothing(
         means, valid, weight, und, kp, rig, opts, timings, report, check_cancel)
+    filled = _filled_under_skeleton(joints, raw, covs, valid, und, rig, kp, skeleton, opts)
     flips = None if swaps is None else swaps.flipped
     err, uncorrected = _reprojection_errors(rig, joints, valid, kp, flips)
     raw_err = err.copy() if opts.smooth == "off" else \
@@ -233,6 +236,7 @@ def fit_take(
     timings["total"] = time.perf_counter() - t_start
     diagnostics = _diagnostics(opts, kp, ini, valid, iters, losses, skeleton, cutoffs,
                                _swap_counts(swaps, rig, uncorrected), timings)
+    diagnostics["filled_under_skeleton"] = int(filled.sum())
     report(1.0, f"fitted {F} frames")
     return FitResult(joints, covs, valid, err, ini.init, diagnostics, kp.joints.name,
                      list(rig.names), kp.fps, kp.frame_numbers.copy(), raw,
@@ -268,7 +272,8 @@ def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: Prog
     X0 = np.full((F, J, 3), np.nan)
     used = np.zeros((F, J, V), dtype=bool)
     weak = np.zeros((F, J), dtype=bool)
-    triangulate = triangulate_consensus if opts.init == "consensus" else triangulate_robust
+    triangulate = triangulate_consensus if opts.init == "consensus" else \
+        partial(triangulate_robust, pair_by_all_views=True)
     for s in range(0, F, _TRI_BLOCK):
         check_cancel()
         e = min(F, s + _TRI_BLOCK)
@@ -310,6 +315,8 @@ def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: Prog
         used[sel] = kept_used[back]
         valid0[sel] = True
         implausible[sel] = False
+        if back.any():  # the restored points anchor gaps that had none before
+            init, bridged = bridge_gaps(X0, valid0, opts.bridge_max_gap)
     return _Init(X0, init, used, valid0, bridged, jumps, implausible)
 
 
@@ -457,6 +464,28 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
         smoothed, info, valid, skeleton, js, tick=tick("posing the smoothed frames"))
     timings["smoothing"] = time.perf_counter() - t1
     return means, raw, skeleton, cutoffs
+
+
+def _filled_under_skeleton(joints: np.ndarray, raw: np.ndarray, covs: np.ndarray,
+                           valid: np.ndarray, und: np.ndarray, rig: Rig, kp: Keypoints2D,
+                           skeleton, opts: FitOptions) -> np.ndarray:
+    """Joints left undetermined although two views detect them, placed under the skeleton
+    (:mod:`.fill`; ``joints``, ``raw``, ``covs`` and ``valid`` change in place); their
+    covariance is the joint's median over the take. Returns the filled entries [F, J]."""
+    if skeleton is None or valid.all():
+        return np.zeros_like(valid)
+    before = valid.copy()
+    filled = fill_under_skeleton(joints, valid, und, rig, skeleton, opts.threshold_px,
+                                 min_confidence=opts.min_confidence)
+    if filled.any():
+        raw[filled] = joints[filled]
+        typical = np.full(covs.shape[1:], np.nan)  # [J, 3, 3]
+        for j in np.nonzero(filled.any(0))[0]:
+            src = covs[before[:, j], j] if before[:, j].any() else covs[before]
+            typical[j] = np.median(src, axis=0)
+        f, j = np.nonzero(filled)
+        covs[f, j] = typical[j]
+    return filled
 
 
 def _reprojection_errors(rig: Rig, joints: np.ndarray, valid: np.ndarray, kp: Keypoints2D,

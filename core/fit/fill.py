@@ -1,0 +1,94 @@
+"""Joints the fit left undetermined, placed under the take's skeleton.
+
+A joint can end a fit undetermined although several views detect it: the bone check set its
+triangulated point aside (out of reach of the others) and no bridge replaced it. A missing
+ear or pelvis makes the whole head or torso unusable, so such a joint is placed at its bone
+length from a determined neighbour, in the direction that best fits its detections: the
+summed Cauchy reprojection cost over the detecting views, searched over a sphere of
+directions and then around the best one. However wrong the detections, the joint lands
+no further from the truth than the bone is long.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..camera import Rig
+from ..triangulation import reprojection_errors
+from .skeleton import Skeleton
+
+#: Directions searched on the whole sphere (about 4.5 degrees apart), then around the best.
+SPHERE_DIRECTIONS = 2000
+#: Half-width of the second, local search, as a fraction of a unit direction (~6 degrees).
+LOCAL_SPREAD = 0.1
+#: Entries searched together (memory: entries x directions x views reprojections).
+_BLOCK = 64
+
+
+def sphere_directions(n: int = SPHERE_DIRECTIONS) -> np.ndarray:  # [n, 3]
+    """``n`` unit vectors spread evenly over the sphere (Fibonacci lattice)."""
+    i = np.arange(n) + 0.5
+    polar = np.arccos(1 - 2 * i / n)
+    azimuth = np.pi * (1 + 5**0.5) * i
+    return np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar),
+                     np.cos(polar)], -1)
+
+
+def _cauchy(P: np.ndarray, X: np.ndarray, uv: np.ndarray, conf: np.ndarray,
+            scale_px: float) -> np.ndarray:
+    """Confidence-weighted Cauchy cost [n, D] of candidates ``X`` [n, D, 3] against the
+    detections ``uv`` [n, V, 2] with confidences ``conf`` [n, V] (0 = not detected)."""
+    err = reprojection_errors(P, X, np.broadcast_to(uv[:, None], (*X.shape[:2], *uv.shape[1:])))
+    err = np.minimum(np.nan_to_num(err, nan=1e4), 1e4)
+    return (conf[:, None] * np.log1p((err / scale_px) ** 2)).sum(-1)
+
+
+def _best_directions(P: np.ndarray, anchor: np.ndarray, length: float, uv: np.ndarray,
+                     conf: np.ndarray, scale_px: float, dirs: np.ndarray) -> np.ndarray:
+    """The point at ``length`` from each ``anchor`` [n, 3] that best fits its detections
+    (coarse search over ``dirs`` [D, 3], then a local one around the best). Returns [n, 3]."""
+    cost = _cauchy(P, anchor[:, None] + length * dirs[None], uv, conf, scale_px)
+    best = dirs[np.argmin(cost, -1)]  # [n, 3]
+    local = best[:, None] + LOCAL_SPREAD * dirs[None]  # [n, D, 3]
+    local /= np.linalg.norm(local, axis=-1, keepdims=True)
+    local = np.concatenate([best[:, None], local], 1)
+    cand = anchor[:, None] + length * local
+    cost = _cauchy(P, cand, uv, conf, scale_px)
+    return cand[np.arange(len(cand)), np.argmin(cost, -1)]
+
+
+def fill_under_skeleton(
+    joints: np.ndarray,  # [F, J, 3] m, NaN where undetermined (changed in place)
+    valid: np.ndarray,  # [F, J] bool (changed in place)
+    detections: np.ndarray,  # [F, J, V, 3] undistorted px and confidence
+    rig: Rig,
+    skeleton: Skeleton,
+    scale_px: float,
+    min_views: int = 2,
+    min_confidence: float = 0.0,
+) -> np.ndarray:  # [F, J] bool: the entries filled
+    """Place every undetermined joint that ``min_views`` views detect at its bone length
+    from a determined neighbour (parent first, then child, in the skeleton's tree order).
+    ``scale_px``: the Cauchy cost's scale (detections this far off count half).
+    """
+    P = rig.projection_matrices
+    uv_all = detections[..., :2]
+    conf_all = np.where(np.isfinite(uv_all).all(-1), np.nan_to_num(detections[..., 2]), 0.0)
+    conf_all = np.where(conf_all > min_confidence, conf_all, 0.0)
+    seen = (conf_all > 0).sum(-1) >= min_views  # [F, J]
+    filled = np.zeros_like(valid)
+    dirs = sphere_directions()
+    lengths = np.asarray(skeleton.lengths_m, dtype=float)
+    links = [(int(p), int(c), L) for (p, c), L in zip(skeleton.bones, lengths)]
+    links += [(c, p, L) for p, c, L in links]  # a missing parent is reached from its child
+    for anchor_j, j, length in links:
+        if not np.isfinite(length):
+            continue
+        todo = np.nonzero(~valid[:, j] & valid[:, anchor_j] & seen[:, j])[0]
+        for s in range(0, len(todo), _BLOCK):
+            f = todo[s:s + _BLOCK]
+            joints[f, j] = _best_directions(P, joints[f, anchor_j], length, uv_all[f, j],
+                                            conf_all[f, j], scale_px, dirs)
+            valid[f, j] = True
+            filled[f, j] = True
+    return filled

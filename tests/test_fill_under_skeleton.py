@@ -1,0 +1,54 @@
+"""Joints the fit left undetermined, placed under the skeleton (core/fit/fill.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skelsplat.core.fit.fill import fill_under_skeleton, sphere_directions
+from skelsplat.core.fit.skeleton import Skeleton, bone_tree
+from skelsplat.core.fit.synthetic import project_motion, random_motion, ring_rig
+from skelsplat.core.keypoints import get_joint_set
+
+
+def _take(n_frames: int = 12):
+    rig = ring_rig(4)
+    X = random_motion(n_frames, rng=np.random.default_rng(5))  # [F, 25, 3] BODY_25
+    kp = np.moveaxis(project_motion(rig, X), 1, 2).copy()  # [F, J, V, 3]
+    js = get_joint_set("body25")
+    _, bones = bone_tree(js)
+    lengths = np.linalg.norm(X[0, bones[:, 1]] - X[0, bones[:, 0]], axis=-1)
+    sk = Skeleton(js.name, bones, [f"{p}-{c}" for p, c in bones], lengths, "test")
+    return rig, X, kp, js, bones, sk
+
+
+def test_sphere_directions_are_unit_and_even():
+    d = sphere_directions(2000)
+    assert np.allclose(np.linalg.norm(d, axis=1), 1.0)
+    nearest = np.sort(d @ d.T, axis=1)[:, -2]  # cosine to the nearest other direction
+    assert np.degrees(np.arccos(nearest)).max() < 5.5
+
+
+def test_undetermined_joints_land_at_bone_length_near_truth():
+    rig, X, kp, js, bones, sk = _take()
+    names = list(js.joints)
+    wrist, elbow = names.index("left_wrist"), names.index("left_elbow")
+    pelvis = names.index("mid_hip")
+    kp[..., :2] += np.random.default_rng(2).normal(0, 2.0, kp[..., :2].shape)
+    kp[:, wrist, 3, :2] += 60.0  # one view 85 px off: a robust fit must not follow it
+    joints = X.copy()
+    valid = np.ones(X.shape[:2], dtype=bool)
+    joints[:, wrist] = np.nan
+    valid[:, wrist] = False
+    joints[:4, pelvis] = np.nan  # a missing root is reached from a child
+    valid[:4, pelvis] = False
+    kp[6:, wrist, 0, 2] = kp[6:, wrist, 3, 2] = 0.0  # frames 6+: two views (filled) ...
+    kp[9:, wrist, 2, 2] = 0.0  # ... frames 9+: one view left (not filled)
+    filled = fill_under_skeleton(joints, valid, kp, rig, sk, scale_px=15.0)
+    assert filled[:9, wrist].all() and not filled[9:, wrist].any()
+    assert filled[:4, pelvis].all() and filled.sum() == 13
+    assert np.isnan(joints[9:, wrist]).all() and not valid[9:, wrist].any()
+    bone = next(i for i, (p, c) in enumerate(bones) if (p, c) == (elbow, wrist))
+    got = np.linalg.norm(joints[:9, wrist] - joints[:9, elbow], axis=-1)
+    assert np.allclose(got, sk.lengths_m[bone], atol=1e-9)
+    err_mm = np.linalg.norm(joints[filled] - X[filled], axis=-1) * 1000
+    assert err_mm.max() < 15.0, err_mm  # 2 px noise, one view 85 px off
