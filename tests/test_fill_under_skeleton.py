@@ -52,3 +52,22 @@ def test_undetermined_joints_land_at_bone_length_near_truth():
     assert np.allclose(got, sk.lengths_m[bone], atol=1e-9)
     err_mm = np.linalg.norm(joints[filled] - X[filled], axis=-1) * 1000
     assert err_mm.max() < 15.0, err_mm  # 2 px noise, one view 85 px off
+
+
+def test_temporal_prior_resists_a_wrong_view_of_two():
+    """Two views detect the joint, one of them 85 px off: the detections alone cannot say
+    which is right; the bone's direction in the neighbouring frames can."""
+    rig, X, kp, js, bones, sk = _take()
+    names = list(js.joints)
+    wrist = names.index("left_wrist")
+    kp[4:8, wrist, 0, 2] = kp[4:8, wrist, 1, 2] = 0.0  # views 2 and 3 left ...
+    kp[4:8, wrist, 3, :2] += 60.0  # ... and view 3 is 85 px off
+    errs = {}
+    for weight in (0.0, 10.0):
+        joints, valid = X.copy(), np.ones(X.shape[:2], dtype=bool)
+        joints[4:8, wrist] = np.nan
+        valid[4:8, wrist] = False
+        filled = fill_under_skeleton(joints, valid, kp, rig, sk, 15.0, prior_weight=weight)
+        assert filled.sum() == 4 and filled[4:8, wrist].all()
+        errs[weight] = np.linalg.norm(joints[4:8, wrist] - X[4:8, wrist], axis=-1) * 1000
+    assert errs[0.0].mean() > 40 and errs[10.0].mean() < errs[0.0].mean() / 2, errs
