@@ -70,4 +70,4 @@ def test_temporal_prior_resists_a_wrong_view_of_two():
         filled = fill_under_skeleton(joints, valid, kp, rig, sk, 15.0, prior_weight=weight)
         assert filled.sum() == 4 and filled[4:8, wrist].all()
         errs[weight] = np.linalg.norm(joints[4:8, wrist] - X[4:8, wrist], axis=-1) * 1000
-    assert errs[0.0].mean() > 40 and errs[10.0].mean() < errs[0.0].mean() / 2, errs
+    assert errs[0.0].mean() > 80 and errs[10.0].max() < 30, errs  # measured 114 -> 19 mm
