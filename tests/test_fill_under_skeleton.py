@@ -57,7 +57,7 @@ def test_undetermined_joints_land_at_bone_length_near_truth():
 def test_temporal_prior_resists_a_wrong_view_of_two():
     """Two views detect the joint, one of them 85 px off: the detections alone cannot say
     which is right; the bone's direction in the neighbouring frames can."""
-    rig, X, kp, js, bones, sk = _take()
+    rig, X, kp, js, _bones, sk = _take()
     names = list(js.joints)
     wrist = names.index("left_wrist")
     kp[4:8, wrist, 0, 2] = kp[4:8, wrist, 1, 2] = 0.0  # views 2 and 3 left ...
