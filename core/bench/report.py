@@ -663,7 +663,9 @@ def write_report(results: dict, out: Path) -> Path:
               "chosen per joint by generalised cross-validation and then divided by "
               f"{LAMBDA_SAFETY:g} (a margin: GCV assumes white noise; detector errors are "
               "not), none when GCV wants the least; robust reweighting of single wrong frames "
-              "(`core/smoothing.py`); joints left undetermined that two views detect are placed "
+              "(`core/smoothing.py`); before posing, the views camera exclusion set aside pull "
+              "each free point with a bounded (soft-L1) force (`core/fit/excluded_views.py`); "
+              "joints left undetermined that two views detect are placed "
               "at their bone length (`core/fit/fill.py`). Bone lengths are constant in its "
               "output.",
               f"- `{SMOOTH_OFF}`: the same with `smooth='off'`; `{FREE}`: `smooth='off', "

@@ -164,7 +164,7 @@ def _information_block(X: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray,
     return H
 
 
-def _floor_eps(H: np.ndarray, valid: np.ndarray) -> float:
+def information_floor(H: np.ndarray, valid: np.ndarray) -> float:
     """Isotropic information added to every joint (``INFO_FLOOR`` of the median trace)."""
     tr = np.trace(H, axis1=-2, axis2=-1)[valid]
     return INFO_FLOOR * (float(np.median(tr)) if tr.size and np.median(tr) > 0 else 1.0)
@@ -395,7 +395,7 @@ def _unbiased_squared_lengths(
     ``E|d + n|^2 = |d|^2 + tr(S)`` for the summed covariance ``S`` of both ends; only the
     part across the bone changes the length to first order, so ``tr(S) - u^T S u`` is
     removed (``u`` the bone's direction), at most ``MAX_LENGTH_SHRINK`` of the length."""
-    eps = _floor_eps(H, valid)
+    eps = information_floor(H, valid)
     d = X[:, bones[:, 1]] - X[:, bones[:, 0]]  # [f, B, 3]
     l2 = (d ** 2).sum(-1)
     u = d / np.sqrt(np.maximum(l2, 1e-12))[..., None]
@@ -444,7 +444,7 @@ def pose_under_skeleton(
         return out
     import torch
 
-    eps = _floor_eps(H, valid)
+    eps = information_floor(H, valid)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batched matrices: threading costs more than it gives
     try:

@@ -26,6 +26,7 @@ from ..triangulation import (
     triangulate_robust,
     undistort_keypoints,
 )
+from .excluded_views import pull_to_excluded_views
 from .fill import fill_under_skeleton
 from .optimise import fit_frames
 from .options import FitOptions
@@ -428,8 +429,17 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
     None) and the smoothing cut-offs (or None).
     """
     js = kp.joints
-    means, skeleton, info = free, None, None
     post_done = [0]
+    n_used = (weight > 0).sum(-1)  # [F, J]
+    noise_px2 = info_all = None
+    if opts.drop_outlier_views and valid.any():
+        # the views camera exclusion set aside get a soft say (the heatmap loss gave them none)
+        t1 = time.perf_counter()
+        noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
+        free, info_all = pull_to_excluded_views(free, valid, und, rig, weight,
+                                               opts.min_confidence, float(np.sqrt(noise_px2)))
+        timings["excluded_views"] = time.perf_counter() - t1
+    means, skeleton, info = free, None, None
 
     def tick(message: str) -> Callable[[], None]:
         def step() -> None:  # progress creeps towards 1 (stage sizes vary)
@@ -441,9 +451,10 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
     if opts.skeleton == "rigid" and len(js.bones) and valid.any():
         t1 = time.perf_counter()
         w2c = np.stack([c.world_to_cam for c in rig.cameras])
-        info = joint_information(free, rig.K, w2c, weight)  # [F, J, 3, 3]
-        n_used = (weight > 0).sum(-1)  # [F, J]
-        noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
+        info = joint_information(free, rig.K, w2c, weight) if info_all is None \
+            else info_all  # [F, J, 3, 3]
+        if noise_px2 is None:
+            noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
         skeleton = estimate_skeleton(free, valid, n_used, js, information=info,
                                      noise_px2=noise_px2)
         if opts.smooth == "off":  # else the skeleton is posed on the smoothed points only
