@@ -425,8 +425,8 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
     [F, J, 3] (``und`` [F, J, V, 3]: the undistorted detections it was fitted to).
 
     Returns the delivered joints [F, J, 3], the joints before smoothing [F, J, 3] (the
-    free fit; when smoothing is off, a copy of the delivered joints), the skeleton (or
-    None) and the smoothing cut-offs (or None).
+    free fit moved by the views camera exclusion set aside; when smoothing is off, a copy
+    of the delivered joints), the skeleton (or None) and the smoothing cut-offs (or None).
     """
     js = kp.joints
     post_done = [0]
@@ -463,7 +463,7 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
         timings["skeleton"] = time.perf_counter() - t1
     if opts.smooth == "off":
         return means, means.copy(), skeleton, None
-    # unsmoothed output: the free fit (the skeleton is posed on the smoothed points)
+    # unsmoothed output: the (moved) free fit; the skeleton is posed on the smoothed points
     raw = free.copy()
     from ..smoothing import smooth_trajectories
 
