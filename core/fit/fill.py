@@ -30,7 +30,7 @@ LOCAL_SPREAD = 0.1
 #: 0.442 / 0.442 / 0.443 (none: 0.482).
 PRIOR_WEIGHT = 10.0
 #: Entries searched together (memory: entries x directions x views reprojections).
-_BLOCK = 64
+_BLOCK = 16
 
 
 def sphere_directions(n: int = SPHERE_DIRECTIONS) -> np.ndarray:  # [n, 3]

@@ -221,6 +221,7 @@ def fit_take(
     means, covs, iters, losses = _gaussian_fit(und, weight, ini.init, rig, kp.joints, opts,
                                                bone_mm, report, check_cancel, cancel)
     timings["gaussian_fit"] = time.perf_counter() - t0
+    _release_freed_memory()
 
     t0 = time.perf_counter()
     valid = np.isfinite(means).all(-1) & np.isfinite(covs).all((-1, -2))
@@ -244,6 +245,19 @@ def fit_take(
                      {"keypoints_source": kp.source, "calibration_source": rig.source},
                      skeleton, raw_reprojection_error_px=raw_err, swap_flips=flips,
                      swap_groups=[] if swaps is None else list(swaps.groups))
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory the fit's worker threads freed back to the system (glibc keeps it in
+    per-thread arenas, and the later stages would otherwise raise the peak on top of it:
+    3000 frames, 4 views: peak 519-530 -> 477 MB against 422 MB at 300 frames). A no-op
+    where the C library has no ``malloc_trim``."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ------------------------------------------------------------------ initial guess
