@@ -208,7 +208,7 @@ def triangulate_robust(
         score = np.max(np.where(cand, np.nan_to_num(ec, nan=np.inf), 0.0), axis=-1)  # [n, V]
         if pair_by_all_views:
             to_pair = (u_sub.sum(-1) == 3)[:, None]
-            score = np.where(to_pair, _cauchy_cost(ec, u_sub[:, None, :], threshold_px), score)
+            score = np.where(to_pair, cauchy_cost(ec, u_sub[:, None, :], threshold_px), score)
         score = np.where(u_sub & np.isfinite(Xc).all(-1), score, np.inf)
         best = np.argmin(score, axis=-1)
         possible = np.isfinite(score[np.arange(len(best)), best])
@@ -221,13 +221,13 @@ def triangulate_robust(
     return _unflatten(P, X, uv, detected, used, batch)
 
 
-def _cauchy_cost(err: np.ndarray,  # [..., V] px
-                 views: np.ndarray,  # [..., V] bool
-                 scale_px: float) -> np.ndarray:  # [...]
-    """Summed Cauchy cost ``s^2 log(1 + (e/s)^2)`` of the reprojection errors over ``views``
-    (errors capped at 1e4 px, NaN counted as the cap)."""
+def cauchy_cost(err: np.ndarray,  # [..., V] px
+                weights: np.ndarray,  # [..., V] (bool or confidence; 0 = not counted)
+                scale_px: float) -> np.ndarray:  # [...]
+    """Weighted Cauchy cost ``sum_v w_v log(1 + (e_v/s)^2)`` of reprojection errors over
+    the last axis (errors capped at 1e4 px, NaN counted as the cap)."""
     e = np.minimum(np.nan_to_num(err, nan=1e4), 1e4)
-    return np.where(views, scale_px**2 * np.log1p((e / scale_px) ** 2), 0.0).sum(-1)
+    return (weights * np.log1p((e / scale_px) ** 2)).sum(-1)
 
 
 def triangulate_consensus(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..camera import Rig
-from ..triangulation import reprojection_errors
+from ..triangulation import cauchy_cost, reprojection_errors
 from .skeleton import Skeleton
 
 #: Directions searched on the whole sphere (about 4.5 degrees apart), then around the best.
@@ -47,8 +47,7 @@ def _cauchy(P: np.ndarray, X: np.ndarray, uv: np.ndarray, conf: np.ndarray,
     """Confidence-weighted Cauchy cost [n, D] of candidates ``X`` [n, D, 3] against the
     detections ``uv`` [n, V, 2] with confidences ``conf`` [n, V] (0 = not detected)."""
     err = reprojection_errors(P, X, np.broadcast_to(uv[:, None], (*X.shape[:2], *uv.shape[1:])))
-    err = np.minimum(np.nan_to_num(err, nan=1e4), 1e4)
-    return (conf[:, None] * np.log1p((err / scale_px) ** 2)).sum(-1)
+    return cauchy_cost(err, conf[:, None], scale_px)
 
 
 def _best_directions(P: np.ndarray, anchor: np.ndarray, length: float, uv: np.ndarray,
