@@ -13,9 +13,8 @@ posing floor), ``c_v`` the detection's confidence and ``rho`` the soft-L1 loss a
 ``NOISE_SCALE`` times the detection noise measured on the used views, at most
 ``MAX_SCALE_PX``: a view far off pulls with a bounded force, a view near the point counts
 almost fully. (Scaling with the noise keeps gross outliers of a precise detector from
-biasing it; the cap keeps the pull of far views moderate on noisy ones.) Solved by a few rounds of
-iteratively
-reweighted Gauss-Newton, every joint on its own.
+biasing it; the cap keeps the pull of far views moderate on noisy ones.) Solved by a few
+rounds of iteratively reweighted Gauss-Newton, every joint on its own.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..camera import Rig
-from .skeleton import information_floor, joint_information
+from .skeleton import information_floor, joint_information, pinhole_jacobian
 
 #: Soft-L1 scale of an excluded view's reprojection error, in units of the detection noise.
 NOISE_SCALE = 2.0
@@ -79,12 +78,7 @@ def _pull_block(X: np.ndarray, H: np.ndarray, uv: np.ndarray, conf: np.ndarray, 
         z = np.where(np.abs(pc[..., 2]) > 1e-9, pc[..., 2], 1e-9)
         r = f_xy * pc[..., :2] / z[..., None] + c_xy - uv  # [f, J, V, 2] px
         w = np.where(pc[..., 2] > 0, conf / np.sqrt(1.0 + (r ** 2).sum(-1) / scale2), 0.0)
-        Jc = np.zeros((*pc.shape[:3], 2, 3))
-        Jc[..., 0, 0] = f_xy[:, 0] / z
-        Jc[..., 0, 2] = -f_xy[:, 0] * pc[..., 0] / z ** 2
-        Jc[..., 1, 1] = f_xy[:, 1] / z
-        Jc[..., 1, 2] = -f_xy[:, 1] * pc[..., 1] / z ** 2
-        Jw = np.einsum("fjvab,vbc->fjvac", Jc, R)  # [f, J, V, 2, 3] d(px)/d(m)
+        Jw = pinhole_jacobian(pc, z, f_xy[:, 0], f_xy[:, 1], R)  # [f, J, V, 2, 3] px/m
         H_ex = np.einsum("fjv,fjvai,fjvak->fjik", w, Jw, Jw)
         g = np.einsum("fjv,fjvai,fjva->fji", w, Jw, r) + np.einsum("fjik,fjk->fji", H, Y - X)
         Y = Y - np.linalg.solve(H + H_ex, g[..., None])[..., 0]

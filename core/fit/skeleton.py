@@ -141,6 +141,20 @@ def joint_information(
     return H
 
 
+def pinhole_jacobian(pc: np.ndarray,  # [..., 3] camera coordinates (m)
+                     z: np.ndarray,  # [...] depth, kept away from 0
+                     fx: np.ndarray | float, fy: np.ndarray | float,  # broadcast with [...]
+                     R: np.ndarray,  # [..., 3, 3] world -> camera rotation (broadcast)
+                     ) -> np.ndarray:  # [..., 2, 3] px per metre of world motion
+    """Derivative of a pinhole projection with respect to the world point."""
+    Jc = np.zeros((*pc.shape[:-1], 2, 3))
+    Jc[..., 0, 0] = fx / z
+    Jc[..., 0, 2] = -fx * pc[..., 0] / z ** 2
+    Jc[..., 1, 1] = fy / z
+    Jc[..., 1, 2] = -fy * pc[..., 1] / z ** 2
+    return Jc @ R
+
+
 def _information_block(X: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray,
                        weights: np.ndarray) -> np.ndarray:  # [f, J, 3, 3]
     X = np.nan_to_num(X)
@@ -152,13 +166,7 @@ def _information_block(X: np.ndarray, K: np.ndarray, world_to_cam: np.ndarray,
             continue
         pc = X @ R[v].T + t[v]  # [f, J, 3]
         z = np.where(np.abs(pc[..., 2]) > 1e-6, pc[..., 2], 1e-6)
-        fx, fy = K[v, 0, 0], K[v, 1, 1]
-        Jc = np.zeros((*X.shape[:2], 2, 3))
-        Jc[..., 0, 0] = fx / z
-        Jc[..., 0, 2] = -fx * pc[..., 0] / z ** 2
-        Jc[..., 1, 1] = fy / z
-        Jc[..., 1, 2] = -fy * pc[..., 1] / z ** 2
-        Jw = Jc @ R[v]  # [f, J, 2, 3]
+        Jw = pinhole_jacobian(pc, z, K[v, 0, 0], K[v, 1, 1], R[v])  # [f, J, 2, 3]
         H += np.where((w > 0) & (pc[..., 2] > 0), w, 0.0)[..., None, None] * \
             np.einsum("fjki,fjkl->fjil", Jw, Jw)
     return H
