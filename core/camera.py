@@ -305,6 +305,11 @@ class Rig:
         return np.stack([c.center for c in self.cameras])
 
     @property
+    def world_to_cams(self) -> np.ndarray:
+        """[V, 4, 4] every camera's world -> camera transform."""
+        return np.stack([c.world_to_cam for c in self.cameras])
+
+    @property
     def projection_matrices(self) -> np.ndarray:
         """[V, 3, 4] ``K [R | t]`` for undistorted pixels."""
         return np.stack([c.projection_matrix for c in self.cameras])

@@ -263,7 +263,7 @@ def oracle_skeleton_lsq(keypoints: np.ndarray, rig: Rig, lengths_m: np.ndarray,
     w = np.where(used, np.nan_to_num(und[..., 2]), 0.0)  # [F, J, V]
     _, bones = bone_tree(js)
     skel = Skeleton(js.name, bones, [], np.asarray(lengths_m, float), "ground truth")
-    w2c = np.stack([c.world_to_cam for c in rig])
+    w2c = rig.world_to_cams
     P = rig.projection_matrices
     Y = X
     for _ in range(iterations):

@@ -45,7 +45,7 @@ def pull_to_excluded_views(
     """The free points moved by the excluded views (NaN where ``valid`` is False), and the
     information of every detecting view: the used views' at the free points plus the
     excluded views' (soft-L1 weighted) at the moved points."""
-    w2c = np.stack([c.world_to_cam for c in rig.cameras])
+    w2c = rig.world_to_cams
     H_used = joint_information(X, rig.K, w2c, weight)  # [F, J, 3, 3]
     floor = information_floor(H_used, valid)
     scale2 = max(min(NOISE_SCALE * noise_px, MAX_SCALE_PX), 1e-6) ** 2

@@ -370,7 +370,7 @@ def _gaussian_fit(und: np.ndarray, weight: np.ndarray, init: np.ndarray, rig: Ri
     Returns means [F, J, 3] (m), covariances [F, J, 3, 3], iterations [F], final loss [F].
     """
     F, J, _, _ = und.shape
-    w2c = np.stack([c.world_to_cam for c in rig.cameras])
+    w2c = rig.world_to_cams
     lr_mm = opts.lr_mean_factor * rig.scale * 1000.0
     means = np.full((F, J, 3), np.nan)
     covs = np.full((F, J, 3, 3), np.nan)
@@ -464,9 +464,8 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
 
     if opts.skeleton == "rigid" and len(js.bones) and valid.any():
         t1 = time.perf_counter()
-        w2c = np.stack([c.world_to_cam for c in rig.cameras])
-        info = joint_information(free, rig.K, w2c, weight) if info_all is None \
-            else info_all  # [F, J, 3, 3]
+        info = joint_information(free, rig.K, rig.world_to_cams, weight) \
+            if info_all is None else info_all  # [F, J, 3, 3]
         if noise_px2 is None:
             noise_px2 = _detection_noise(rig, free, und, weight, np.where(valid, n_used, 0))
         skeleton = estimate_skeleton(free, valid, n_used, js, information=info,
