@@ -197,7 +197,8 @@ def smoothing_check(acc: dict) -> tuple[list[tuple[str, float, float]], str | No
     return rows, worst
 
 
-def targets_section(results: dict) -> list[str]:
+def targets_section(results: dict, gpu: dict) -> list[str]:
+    """The targets table; ``gpu``: the recorded GPU check (:func:`load_gpu_results`)."""
     acc, speed = results.get("accuracy", {}), results.get("speed", {})
     lines = ["## Where the shipped default stands against its targets (issue 12)", "",
              f"Shipped default = `{DEFAULT}`: `fit_take` with every option at its default "
@@ -287,7 +288,7 @@ def targets_section(results: dict) -> list[str]:
                          f"frames) | {flat} |")
     else:
         lines.append("| speed targets | not measured (fitter unavailable or speed not run) | | – |")
-    lines.append(gpu_target_row(load_gpu_results()))
+    lines.append(gpu_target_row(gpu))
     return [*lines, ""]
 
 
@@ -630,12 +631,12 @@ def write_report(results: dict, out: Path) -> Path:
              "- Data: CMU mocap (mocap.cs.cmu.edu, NSF EIA-0196217); Shelf (Belagiannis et al. "
              "2014) via 4D Association (Zhang et al. 2020); CMU Panoptic calibration. Research "
              "data are read from `../shared/data`, never bundled.", ""]
+    gpu = load_gpu_results()
     if "accuracy" in results or "speed" in results:
-        lines += targets_section(results)
+        lines += targets_section(results, gpu)
     lines += accuracy_section(results.get("accuracy", {}), plots, rel)
     lines += shelf_section(results.get("shelf", {}))
     lines += speed_section(results.get("speed", {}), plots, rel)
-    gpu = load_gpu_results()
     if gpu:
         from .gpu_check import markdown_section
 
