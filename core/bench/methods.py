@@ -26,6 +26,7 @@ ALL_BASELINES = (*TRIANGULATION_BASELINES, "robust_lsq", "pose2sim")
 DEFAULT = "skelsplat_fast"
 SMOOTH_OFF = "skelsplat_fast_smooth_off"
 FREE = "skelsplat_fast_free"
+BIAS_OFF = "skelsplat_fast_bias_off"
 #: The "what the data allow" row (per-frame least squares with ground-truth bone lengths).
 ORACLE = "oracle_gt_bones"
 
@@ -72,11 +73,13 @@ def baseline(name: str) -> Method:
 
 def all_methods(device: str = "auto", include_fitter: bool = True) -> dict[str, Method]:
     """Every baseline, then the fitter as shipped (:data:`DEFAULT`), with ``smooth="off"``
-    (:data:`SMOOTH_OFF`) and without skeleton or smoothing (:data:`FREE`, frames fitted
-    independently) when the fitter is importable."""
+    (:data:`SMOOTH_OFF`), without skeleton or smoothing (:data:`FREE`, frames fitted
+    independently) and without the detector-bias correction (:data:`BIAS_OFF`) when the
+    fitter is importable."""
     out = {name: baseline(name) for name in BASELINES}
     if include_fitter and fitter_available() is None:
         out[DEFAULT] = fitter("fast", device)
         out[SMOOTH_OFF] = fitter("fast", device, smooth="off")
         out[FREE] = fitter("fast", device, smooth="off", skeleton="off")
+        out[BIAS_OFF] = fitter("fast", device, bias_correction=False)
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..smoothing import LAMBDA_SAFETY
-from .methods import ALL_BASELINES, DEFAULT, FREE, ORACLE, SMOOTH_OFF
+from .methods import ALL_BASELINES, BIAS_OFF, DEFAULT, FREE, ORACLE, SMOOTH_OFF
 from .noise_calibration import load_noise_model
 
 #: Accuracy scenarios with an accuracy goal: (label, scenario name, goal ratio to the best
@@ -656,7 +656,11 @@ def write_report(results: dict, out: Path) -> Path:
               "exclusion (15 px, confidence ≥ 0.3), gaps ≤ 10 frames interpolated linearly, "
               "4th-order zero-phase Butterworth at 6 Hz. A baseline (needs a frame rate: not "
               "run on Shelf, whose files carry none).",
-              f"- `{DEFAULT}`: the shipped default, `fit_take(keypoints, rig)`: fast mode; one "
+              f"- `{DEFAULT}`: the shipped default, `fit_take(keypoints, rig)`: fast mode; "
+              "before the initial triangulation, each camera's constant detector bias per "
+              "joint (median reprojection residual of a robust triangulation over the frames "
+              "with ≥ 3 inlier views, shrunk by n/(n+10)) is subtracted "
+              "(`core/fit/view_bias.py`); one "
               "skeleton per take (bone lengths = median over the best-supported frames, every "
               "frame posed under them by Levenberg-Marquardt on the linearised reprojection "
               "error, Cauchy loss; `core/fit/skeleton.py`); with a frame rate, a whole-take "
@@ -671,7 +675,8 @@ def write_report(results: dict, out: Path) -> Path:
               "output.",
               f"- `{SMOOTH_OFF}`: the same with `smooth='off'`; `{FREE}`: `smooth='off', "
               "skeleton='off'` (frames fitted independently apart from the soft bone-length "
-              "term: the previous default without smoothing).",
+              "term: the previous default without smoothing); "
+              f"`{BIAS_OFF}`: the default without the detector-bias correction.",
               f"- `{ORACLE}`: not a method but the bound: per-frame least squares on the "
               "reprojection error (camera exclusion's inlier views, confidence weights, "
               "Gauss-Newton) with the **ground-truth** bone lengths.",

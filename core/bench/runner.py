@@ -187,9 +187,10 @@ def _probe(data_dir: Path, method: str, frames: int, first: int | None = None,
 #: gradients, tested in ``tests/test_reference_equivalence.py``), ~50x cheaper on a CPU.
 REFERENCE_EXACT = {"renderer": "exact"}
 #: FitOptions of fast mode that give it the authors' loss: no bone-length term, plain
-#: targets; and reference's initial guess: no swap correction, no bone check.
+#: targets; and reference's initial guess: no swap correction, no detector-bias correction,
+#: no bone check.
 AUTHORS_LOSS = {"bone_length_weight": 0.0, "occlusion_targets": False, "swap_correction": False,
-                "bone_check": False}
+                "bias_correction": False, "bone_check": False}
 #: Reference mode's optimiser schedule: 125 steps (500 renders / 4 views), no early stopping,
 #: learning rate decaying to 1 %.
 REFERENCE_SCHEDULE = {"iterations": 125, "min_iterations": 125, "tolerance_mm": 0.0,

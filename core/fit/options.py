@@ -76,6 +76,9 @@ class FitOptions:
         swap_correction: undo left/right swaps of the detections before the initial
             triangulation (``core.swaps.correct_swaps``: per frame, view and limb group,
             checked against the other views); fast default on, off in reference mode.
+        bias_correction: estimate each camera's constant detector bias per joint from the
+            take's robust triangulation and subtract it before the fit
+            (``core.fit.view_bias``); fast default on, off in reference mode.
         swap_ratio: flip a group when its exchanged error < ratio x the error as detected.
         bone_check: reject initial points whose bones disagree with the take's typical
             bone lengths, or that lie beyond their limbs' reach of other joints
@@ -122,6 +125,7 @@ class FitOptions:
     bridge_max_gap: int = 5
     temporal_outlier_m: float = 0.15
     swap_correction: bool | None = None
+    bias_correction: bool | None = None
     swap_ratio: float = 0.5
     bone_check: bool | None = None
     bone_tolerance: float = 0.25
@@ -185,6 +189,8 @@ class FitOptions:
             else not ref,
             dtype=self.dtype or ("float64" if ref else "float32"),
             swap_correction=self.swap_correction if self.swap_correction is not None
+            else not ref,
+            bias_correction=self.bias_correction if self.bias_correction is not None
             else not ref,
             bone_check=self.bone_check if self.bone_check is not None else not ref,
         )

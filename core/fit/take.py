@@ -37,6 +37,7 @@ from .skeleton import (
     joint_information,
     pose_under_skeleton,
 )
+from .view_bias import ViewBias, estimate_view_bias, remove_view_bias
 
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
@@ -45,6 +46,8 @@ _POST_SHARE = 0.05
 #: Frames per block of the initial-guess stages (swap correction, triangulation; progress
 #: and cancel checks between blocks): their working memory does not grow with take length.
 _TRI_BLOCK = 200
+#: The detector bias is estimated from at most about this many frames, evenly spaced.
+_BIAS_FRAMES = 2000
 #: Frames per optimiser call on CPU. The chunks of a wave (the unit of warm starting) are
 #: fitted in batches of at most this many frames, queued on the worker threads:
 #: ``fit_frames`` treats frames independently (same results, bit for bit), so the memory in
@@ -212,8 +215,14 @@ def fit_take(
         t1 = time.perf_counter()
         und, swaps = _swaps_corrected(und, rig, kp.joints, opts)
         timings["swap_correction"] = time.perf_counter() - t1
+    bias = None
+    if opts.bias_correction:
+        t1 = time.perf_counter()
+        und, bias = _bias_corrected(und, rig, opts, check_cancel)
+        timings["bias_correction"] = time.perf_counter() - t1
     ini = _initial_guess(und, rig, kp.joints, opts, report, check_cancel)
-    timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0)
+    timings["triangulation"] = time.perf_counter() - t0 - timings.get("swap_correction", 0.0) \
+        - timings.get("bias_correction", 0.0)
     weight = _fit_weights(und, rig, ini, opts)  # [F, J, V]
     bone_mm = _take_bone_lengths_mm(ini.X0, kp.joints, opts)
 
@@ -239,6 +248,8 @@ def fit_take(
     diagnostics = _diagnostics(opts, kp, ini, valid, iters, losses, skeleton, cutoffs,
                                _swap_counts(swaps, rig, uncorrected), timings)
     diagnostics["filled_under_skeleton"] = int(filled.sum())
+    if bias is not None:
+        diagnostics["view_bias"] = bias.summary()
     report(1.0, f"fitted {F} frames")
     return FitResult(joints, covs, valid, err, ini.init, diagnostics, kp.joints.name,
                      list(rig.names), kp.fps, kp.frame_numbers.copy(), raw,
@@ -278,6 +289,23 @@ def _swaps_corrected(und: np.ndarray, rig: Rig, js, opts: FitOptions):
                           opts.swap_ratio, min_confidence=opts.min_confidence,
                           block_frames=_TRI_BLOCK)
     return np.moveaxis(swaps.keypoints, 1, 2), swaps  # [F, J, V, 3] view, no second copy
+
+
+def _bias_corrected(und: np.ndarray, rig: Rig, opts: FitOptions,
+                    check_cancel: Callable[[], None]) -> tuple[np.ndarray, ViewBias]:
+    """The detections [F, J, V, 3] with each camera's bias per joint removed, estimated
+    from a robust triangulation of up to ~``_BIAS_FRAMES`` evenly spaced frames."""
+    sub = und[::max(1, len(und) // _BIAS_FRAMES)]
+    X = np.full((*sub.shape[:2], 3), np.nan)
+    used = np.zeros(sub.shape[:3], dtype=bool)
+    for s in range(0, len(sub), _TRI_BLOCK):
+        check_cancel()
+        e = min(len(sub), s + _TRI_BLOCK)
+        X[s:e], used[s:e], _ = triangulate_robust(
+            rig, sub[s:e], opts.threshold_px, opts.min_views, opts.min_confidence,
+            undistorted=True, pair_by_all_views=True)
+    bias = estimate_view_bias(rig.projection_matrices, sub, X, used, opts.threshold_px)
+    return remove_view_bias(und, bias), bias
 
 
 def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: ProgressFn,
