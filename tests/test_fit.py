@@ -250,9 +250,9 @@ def test_heavy_corruption_fit_far_better_than_robust_triangulation():
     assert res.valid.mean() > np.isfinite(Xr).all(-1).mean()
 
 
-def test_default_smoothing_is_whittaker_with_a_frame_rate_and_off_without():
+def test_default_smoothing_is_whittaker_with_or_without_a_frame_rate():
     assert FitOptions().resolved(4, False, 30.0).smooth == "whittaker"
-    assert FitOptions().resolved(4, False, None).smooth == "off"
+    assert FitOptions().resolved(4, False, None).smooth == "whittaker"
     assert FitOptions(mode="reference").resolved(4, False, 30.0).smooth == "off"
     assert FitOptions(smooth="off").resolved(4, False, 30.0).smooth == "off"
     assert FitOptions().resolved(4, False).bone_check is True
@@ -264,11 +264,22 @@ def test_default_smoothing_is_whittaker_with_a_frame_rate_and_off_without():
     cut = res.diagnostics["smooth_cutoff_hz"]
     assert res.diagnostics["smooth"] == "whittaker" and len(cut) == X.shape[1]
     assert all(0.3 <= c <= 15.0 for c in cut)
-    # no frame rate, no skeleton: the free per-frame fit, which is the raw output
-    raw = fit_take(Keypoints2D(kp.data, kp.camera_names, "body_25"), rig,
-                   FitOptions(skeleton="off"))
+    per_frame = res.diagnostics["smooth_cutoff_per_frame"]
+    np.testing.assert_allclose(np.array(per_frame) * 30.0, cut)
+    # smoothing off, no skeleton: the free per-frame fit, which is the raw output
+    raw = fit_take(kp, rig, FitOptions(skeleton="off", smooth="off"))
     assert raw.diagnostics["smooth"] == "off" and raw.diagnostics["smooth_cutoff_hz"] is None
     np.testing.assert_allclose(res.raw_joints3d, raw.joints3d, atol=1e-9)
+    # no frame rate: the same prior in frames (cut-offs per frame only, the same joints)
+    no_rate = fit_take(Keypoints2D(kp.data, kp.camera_names, "body_25"), rig)
+    assert no_rate.diagnostics["smooth"] == "whittaker"
+    assert no_rate.diagnostics["smooth_cutoff_hz"] is None
+    np.testing.assert_allclose(no_rate.diagnostics["smooth_cutoff_per_frame"], per_frame)
+    np.testing.assert_allclose(no_rate.joints3d, res.joints3d, atol=1e-9)
+    with pytest.raises(FitError, match="needs the take's frame rate") as err:
+        fit_take(Keypoints2D(kp.data, kp.camera_names, "body_25"), rig,
+                 FitOptions(smooth="whittaker", smooth_cutoff_hz=4.0))
+    assert err.value.option == "fps"
     # measured: raw 8.8 mm, smoothed 4.7 mm on 3 px white noise
     assert np.nanmean(_mpjpe_mm(res.joints3d, X)) < 0.8 * np.nanmean(_mpjpe_mm(raw.joints3d, X))
 

@@ -202,8 +202,8 @@ def targets_section(results: dict, gpu: dict) -> list[str]:
     acc, speed = results.get("accuracy", {}), results.get("speed", {})
     lines = ["## Where the shipped default stands against its targets (issue 12)", "",
              f"Shipped default = `{DEFAULT}`: `fit_take` with every option at its default "
-             "(fast mode, one rigid skeleton per take, the temporal prior when the take has a "
-             "frame rate). Every ratio compares it with the **best of all baselines** "
+             "(fast mode, detector-bias correction, one rigid skeleton per take, the temporal "
+             "prior). Every ratio compares it with the **best of all baselines** "
              f"({', '.join(f'`{b}`' for b in ALL_BASELINES)}) over the same (frame, joint) "
              "entries (those every one of them answered), with coverage beside it.", "",
              "| target | measured | goal | verdict |", "|---|---|---|---|"]
@@ -659,12 +659,12 @@ def write_report(results: dict, out: Path) -> Path:
               f"- `{DEFAULT}`: the shipped default, `fit_take(keypoints, rig)`: fast mode; "
               "before the initial triangulation, each camera's constant detector bias per "
               "joint (median reprojection residual of a robust triangulation over the frames "
-              "with ≥ 3 inlier views, shrunk by n/(n+10)) is subtracted "
+              "with ≥ 3 inlier views, shrunk by empirical Bayes) is subtracted "
               "(`core/fit/view_bias.py`); one "
               "skeleton per take (bone lengths = median over the best-supported frames, every "
               "frame posed under them by Levenberg-Marquardt on the linearised reprojection "
-              "error, Cauchy loss; `core/fit/skeleton.py`); with a frame rate, a whole-take "
-              "acceleration penalty (Whittaker) on the per-frame fit before posing, its weight "
+              "error, Cauchy loss; `core/fit/skeleton.py`); a whole-take "
+              "acceleration penalty (Whittaker, in frames: also without a frame rate) on the per-frame fit before posing, its weight "
               "chosen per joint by generalised cross-validation and then divided by "
               f"{LAMBDA_SAFETY:g} (a margin: GCV assumes white noise; detector errors are "
               "not), none when GCV wants the least; robust reweighting of single wrong frames "

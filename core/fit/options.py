@@ -29,8 +29,9 @@ class FitOptions:
         temporal smoothing when the take's frame rate is known.
 
     Attributes (units: mm for lengths inside the optimiser, px for images):
-        smooth: ``"auto"`` (fast mode: ``"whittaker"`` when the take has a frame rate, else
-            ``"off"``; reference mode: ``"off"``), ``"off"`` (frames independent),
+        smooth: ``"auto"`` (fast mode: ``"whittaker"``, also for a take without a frame
+            rate: it acts on frames and chooses its weight from the data; reference mode:
+            ``"off"``), ``"off"`` (frames independent),
             ``"whittaker"`` (whole-take acceleration penalty with a data-chosen, deliberately
             weak weight and robust reweighting, ``core.smoothing.whittaker_smooth``),
             ``"butterworth"`` (zero-phase low-pass at ``smooth_cutoff_hz``) or ``"robust"``
@@ -159,7 +160,7 @@ class FitOptions:
         ref = self.mode == "reference"
         smooth = self.smooth
         if smooth == "auto":
-            smooth = "whittaker" if (not ref and fps) else "off"
+            smooth = "off" if ref else "whittaker"
         skeleton = self.skeleton if self.skeleton != "auto" else ("off" if ref else "rigid")
         renders = self.renders_per_frame or 500
         steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 30)

@@ -159,7 +159,8 @@ def _detection_noise(rig: Rig, X: np.ndarray, und: np.ndarray, weight: np.ndarra
     for s in range(0, len(X), _TRI_BLOCK):
         e = min(len(X), s + _TRI_BLOCK)
         r = reprojection_errors(rig.projection_matrices, X[s:e], und[s:e, ..., :2])
-        wr2[s:e] = np.where(weight[s:e] > 0, weight[s:e] * np.nan_to_num(r) ** 2, 0.0).sum(-1)
+        r = np.minimum(np.nan_to_num(r), 1e6)  # behind a camera (inf): large, not overflow
+        wr2[s:e] = np.where(weight[s:e] > 0, weight[s:e] * r ** 2, 0.0).sum(-1)
     return detection_noise_px2(wr2, n_views)
 
 
@@ -197,9 +198,11 @@ def fit_take(
     options = options or FitOptions()
     kp = _check_inputs(keypoints, rig)
     opts = options.resolved(len(rig), _device(options), kp.fps)
-    if opts.smooth != "off" and not kp.fps:
-        raise FitError("smoothing needs the take's frame rate (the keypoints carry none)",
-                       option="fps")
+    if not kp.fps and (opts.smooth in ("butterworth", "robust")
+                       or (opts.smooth != "off" and opts.smooth_cutoff_hz is not None)):
+        raise FitError(f"smooth={opts.smooth!r} with a cut-off in Hz needs the take's frame "
+                       "rate (the keypoints carry none); smooth='whittaker' without a cut-off "
+                       "does not", option="fps")
     F, V, J = kp.shape
     report = or_silent(progress)
     report(0.0, f"fitting {F} frames, {V} views, {J} joints ({opts.mode} mode, {opts.device})")
@@ -511,7 +514,8 @@ def _skeleton_and_smoothing(free: np.ndarray, valid: np.ndarray, weight: np.ndar
 
     tick("temporal smoothing")()
     t1 = time.perf_counter()
-    smoothed, cutoffs = smooth_trajectories(free, valid, kp.fps, opts.smooth,
+    # without a frame rate the cut-offs come out in cycles per frame (fps 1)
+    smoothed, cutoffs = smooth_trajectories(free, valid, kp.fps or 1.0, opts.smooth,
                                             opts.smooth_cutoff_hz)
     means = smoothed if skeleton is None else pose_under_skeleton(
         smoothed, info, valid, skeleton, js, tick=tick("posing the smoothed frames"))
@@ -577,7 +581,10 @@ def _diagnostics(opts: FitOptions, kp: Keypoints2D, ini: _Init, valid: np.ndarra
         "final_loss": losses,
         "init_valid": int(ini.valid0.sum()), "bridged": int(ini.bridged.sum()),
         "temporal_outliers": int(ini.jumps.sum()), "bone_rejected": int(ini.implausible.sum()),
-        "smooth_cutoff_hz": None if cutoffs is None else [float(c) for c in cutoffs],
+        "smooth_cutoff_hz": None if cutoffs is None or not kp.fps
+        else [float(c) for c in cutoffs],
+        "smooth_cutoff_per_frame": None if cutoffs is None
+        else [float(c) / (kp.fps or 1.0) for c in cutoffs],
         "skeleton": None if skeleton is None else skeleton.as_dict(),
         **swap_counts,
         "fit_valid": int(valid.sum()), "timings_s": timings,
