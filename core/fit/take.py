@@ -37,7 +37,7 @@ from .skeleton import (
     joint_information,
     pose_under_skeleton,
 )
-from .view_bias import ViewBias, estimate_view_bias
+from .view_bias import ViewBias, estimate_view_bias, remove_view_bias
 
 #: Share of the progress bar given to the initial triangulation.
 _INIT_SHARE = 0.05
@@ -308,8 +308,8 @@ def _bias_corrected(und: np.ndarray, rig: Rig, opts: FitOptions,
             rig, sub[s:e], opts.threshold_px, opts.min_views, opts.min_confidence,
             undistorted=True, pair_by_all_views=True)
     bias = estimate_view_bias(rig.projection_matrices, sub, X, used, opts.threshold_px)
-    und[..., :2] -= bias.px  # in place: ``und`` is this fit's own working copy
-    return und, bias
+    # in place: ``und`` is this fit's own working copy
+    return remove_view_bias(und, bias, out=und), bias
 
 
 def _initial_guess(und: np.ndarray, rig: Rig, js, opts: FitOptions, report: ProgressFn,

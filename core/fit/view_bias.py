@@ -63,7 +63,8 @@ def estimate_view_bias(P: np.ndarray,  # [V, 3, 4]
     some = frames >= MIN_FRAMES
     if some.any():
         r = np.where(inlier[..., None], resid, np.nan)[:, some]  # [F, S, 2]
-        px[some] = np.nanmedian(r, axis=0) * _shrinkage(r, np.nanmedian(r, axis=0))[:, None]
+        median = np.nanmedian(r, axis=0)  # [S, 2]
+        px[some] = median * _shrinkage(r, median)[:, None]
     return ViewBias(px, frames)
 
 
@@ -73,7 +74,7 @@ def _shrinkage(r: np.ndarray,  # [F, S, 2] residuals of S series, NaN where not 
     """Empirical-Bayes shrinkage of each median towards 0: tau^2 / (tau^2 + se^2), with se^2
     the median's sampling variance (robust spread, frames made fewer by the residuals'
     pooled lag-1 autocorrelation) and tau^2 the spread of the true biases across series
-    (mean squared median minus mean se^2; 0 when the takes' views show no bias)."""
+    (mean squared median minus mean se^2; 0 when the take's views show no bias)."""
     d = r - b  # [F, S, 2]
     n = np.isfinite(d[..., 0]).sum(0)  # [S]
     both = np.isfinite(d[1:, :, 0]) & np.isfinite(d[:-1, :, 0])
@@ -87,8 +88,10 @@ def _shrinkage(r: np.ndarray,  # [F, S, 2] residuals of S series, NaN where not 
 
 
 def remove_view_bias(und: np.ndarray,  # [F, J, V, 3]
-                     bias: ViewBias) -> np.ndarray:  # [F, J, V, 3]
-    """The detections with each camera and joint's bias subtracted (a new array)."""
-    out = und.copy()
-    out[..., :2] -= bias.px
+                     bias: ViewBias,
+                     out: np.ndarray | None = None) -> np.ndarray:  # [F, J, V, 3]
+    """The detections with each camera and joint's bias subtracted: in ``out`` (``und``
+    itself for in place), else in a new array."""
+    out = und.copy() if out is None else out
+    out[..., :2] = und[..., :2] - bias.px
     return out
