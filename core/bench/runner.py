@@ -143,11 +143,19 @@ def run_accuracy(data_dir: Path, frames: int, sweep_frames: int, methods: dict[s
 
 
 def run_shelf(data_dir: Path, methods: dict[str, Method], progress: StepFn = print) -> dict:
-    """Per actor PCP / MPJPE of every method (oracle association) and of 4D Association."""
-    from .shelf_eval import evaluate_method, load_shelf, score_4dassoc
+    """Per actor PCP / MPJPE of every method (oracle association), of 4D Association and of
+    the ground truth's choice of views (the section's upper bound)."""
+    from .shelf_eval import (
+        VIEW_ORACLE,
+        evaluate_method,
+        evaluate_view_oracle,
+        load_shelf,
+        score_4dassoc,
+    )
 
     data = load_shelf(data_dir)
-    out = {"4D Association (skel.txt, no oracle)": score_4dassoc(data)}
+    out = {"4D Association (skel.txt, no oracle)": score_4dassoc(data),
+           VIEW_ORACLE: evaluate_view_oracle(data)}
     for name, method in methods.items():
         if getattr(method, "needs_frame_rate", False):
             continue  # temporal smoothing needs a frame rate; the Shelf files carry none
