@@ -71,3 +71,41 @@ def test_temporal_prior_resists_a_wrong_view_of_two():
         assert filled.sum() == 4 and filled[4:8, wrist].all()
         errs[weight] = np.linalg.norm(joints[4:8, wrist] - X[4:8, wrist], axis=-1) * 1000
     assert errs[0.0].mean() > 80 and errs[10.0].max() < 30, errs  # measured 114 -> 19 mm
+
+
+def test_face_off_the_skeleton_is_filled_at_its_typical_distance():
+    """COCO-17's face is not linked to its body: the skeleton does not reach the ears. An ear
+    the fit left undetermined is placed from its eye at the take's median eye-ear distance."""
+    from skelsplat.core.fit.fill import off_skeleton_links
+
+    rig = ring_rig(4)
+    body = random_motion(12, rng=np.random.default_rng(5))  # [F, 25, 3] BODY_25
+    coco = get_joint_set("coco_17")
+    X = body[:, [list(get_joint_set("body25").joints).index(n) for n in coco.joints]]
+    kp = np.moveaxis(project_motion(rig, X), 1, 2).copy()  # [F, J, V, 3]
+    kp[..., :2] += np.random.default_rng(3).normal(0, 2.0, kp[..., :2].shape)
+    _, bones = bone_tree(coco)
+    names = list(coco.joints)
+    ear, eye = names.index("right_ear"), names.index("right_eye")
+    assert ear not in bones  # the skeleton does not reach the face
+    lengths = np.linalg.norm(X[0, bones[:, 1]] - X[0, bones[:, 0]], axis=-1)
+    sk = Skeleton(coco.name, bones, [f"{p}-{c}" for p, c in bones], lengths, "test")
+    joints, valid = X.copy(), np.ones(X.shape[:2], dtype=bool)
+    joints[:2, ear] = np.nan
+    valid[:2, ear] = False
+
+    assert fill_under_skeleton(joints.copy(), valid.copy(), kp, rig, sk, 15.0).sum() == 0
+    links = off_skeleton_links(coco.bone_indices, sk, joints, valid)
+    assert len(links) == 5  # eye-eye, nose-eyes, eyes-ears (not shoulder-shoulder: on it)
+    typical = next(L for a, b, L in links if {a, b} == {eye, ear})
+    true = np.linalg.norm(X[:, ear] - X[:, eye], axis=-1)
+    assert typical == np.median(true[2:])
+    fewer = off_skeleton_links(coco.bone_indices, sk, joints, valid, min_frames=11)
+    assert len(fewer) == 4 and all(ear not in (a, b) for a, b, _ in fewer)  # 10 frames
+
+    filled = fill_under_skeleton(joints, valid, kp, rig, sk, 15.0, extra_links=links)
+    assert filled[:2, ear].all() and filled.sum() == 2 and valid.all()
+    got = np.linalg.norm(joints[:2, ear] - joints[:2, eye], axis=-1)
+    assert np.allclose(got, typical, atol=1e-9)
+    err_mm = np.linalg.norm(joints[:2, ear] - X[:2, ear], axis=-1) * 1000
+    assert err_mm.max() < 15.0, err_mm

@@ -305,9 +305,10 @@ def test_demo_end_to_end(tmp_path, capsys):
                              captured.out).group(1))
     bone_std = float(re.search(r"bone-length std \(mean over bones\)\s+([\d.]+) mm",
                                captured.out).group(1))
-    # Measured: coverage 100 %, median 11.6 px (MediaPipe on 1080x1920 portrait footage),
-    # bone-length std 5.7 mm.
-    assert coverage > 90.0
+    # Measured: coverage 100.0 % (99.9 % before face joints off the skeleton were filled:
+    # the right ear in frame 0), median 12.2 px (MediaPipe on 1080x1920 portrait footage),
+    # bone-length std 2.5 mm.
+    assert coverage >= 99.9
     assert median < 20.0
     assert bone_std < 15.0
 

@@ -8,6 +8,10 @@ summed Cauchy reprojection cost over the detecting views, searched over a sphere
 directions and then around the best one, plus a temporal prior: the bone's direction in
 the nearest frames where both joints are determined. However wrong the detections, the
 joint lands no further from the truth than the bone is long.
+
+Joints the skeleton does not reach (the face of COCO-17 and BlazePose, which their bones do
+not link to the body) are placed the same way from their joint-set neighbours, at the
+take's median distance between the two (:func:`off_skeleton_links`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ LOCAL_SPREAD = 0.1
 #: baseline 0.853 / 0.850 / 0.846 / 0.845 / 0.847 (none: 0.859); `heavy` 0.453 / 0.444 /
 #: 0.442 / 0.442 / 0.443 (none: 0.482).
 PRIOR_WEIGHT = 10.0
+#: Frames in which both ends of an off-skeleton link must be determined for its length.
+MIN_LINK_FRAMES = 10
 #: Entries searched together (memory: entries x directions x views reprojections).
 _BLOCK = 16
 
@@ -93,6 +99,29 @@ def _direction_prior(joints: np.ndarray, valid: np.ndarray, anchor_j: int, j: in
     return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-9)
 
 
+def off_skeleton_links(
+    bones: np.ndarray,  # [B, 2] the joint set's bones (joint indices)
+    skeleton: Skeleton,
+    joints: np.ndarray,  # [F, J, 3] m, NaN where undetermined
+    valid: np.ndarray,  # [F, J] bool
+    min_frames: int = MIN_LINK_FRAMES,
+) -> list[tuple[int, int, float]]:
+    """(a, b, length m) for the joint set's bones with an end outside the skeleton (no
+    skeleton bone touches it); the length is the median distance over the frames where both
+    ends are determined (bones with fewer than ``min_frames`` such frames are left out)."""
+    on_tree = np.zeros(valid.shape[1], bool)
+    on_tree[np.asarray(skeleton.bones, dtype=int).ravel()] = True
+    out = []
+    for a, b in np.asarray(bones, dtype=int).reshape(-1, 2):
+        if on_tree[a] and on_tree[b]:
+            continue
+        both = valid[:, a] & valid[:, b]
+        if both.sum() >= min_frames:
+            d = np.linalg.norm(joints[both, a] - joints[both, b], axis=-1)
+            out.append((int(a), int(b), float(np.median(d))))
+    return out
+
+
 def fill_under_skeleton(
     joints: np.ndarray,  # [F, J, 3] m, NaN where undetermined (changed in place)
     valid: np.ndarray,  # [F, J] bool (changed in place)
@@ -103,9 +132,11 @@ def fill_under_skeleton(
     min_views: int = 2,
     min_confidence: float = 0.0,
     prior_weight: float = PRIOR_WEIGHT,
+    extra_links: list[tuple[int, int, float]] = (),
 ) -> np.ndarray:  # [F, J] bool: the entries filled
     """Place every undetermined joint that ``min_views`` views detect at its bone length
-    from a determined neighbour (parent first, then child, in the skeleton's tree order).
+    from a determined neighbour (parent first, then child, in the skeleton's tree order;
+    then along ``extra_links`` (a, b, length m), see :func:`off_skeleton_links`).
     ``scale_px``: the Cauchy cost's scale; ``prior_weight``: that of the temporal prior
     (the bone's direction in the nearest determined frames; 0 = detections alone).
     """
@@ -119,6 +150,8 @@ def fill_under_skeleton(
     lengths = np.asarray(skeleton.lengths_m, dtype=float)
     links = [(int(p), int(c), L) for (p, c), L in zip(skeleton.bones, lengths)]
     links += [(c, p, L) for p, c, L in links]  # a missing parent is reached from its child
+    links += [(int(a), int(b), L) for a, b, L in extra_links]
+    links += [(int(b), int(a), L) for a, b, L in extra_links]
     for anchor_j, j, length in links:
         if not np.isfinite(length):
             continue

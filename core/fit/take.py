@@ -27,7 +27,7 @@ from ..triangulation import (
     undistort_keypoints,
 )
 from .excluded_views import pull_to_excluded_views
-from .fill import fill_under_skeleton
+from .fill import fill_under_skeleton, off_skeleton_links
 from .optimise import fit_frames
 from .options import FitOptions
 from .result import FitResult
@@ -527,13 +527,16 @@ def _filled_under_skeleton(joints: np.ndarray, raw: np.ndarray, covs: np.ndarray
                            valid: np.ndarray, und: np.ndarray, rig: Rig, kp: Keypoints2D,
                            skeleton, opts: FitOptions) -> np.ndarray:
     """Joints left undetermined although two views detect them, placed under the skeleton
-    (:mod:`.fill`; ``joints``, ``raw``, ``covs`` and ``valid`` change in place); their
-    covariance is the joint's median over the take. Returns the filled entries [F, J]."""
+    or, off it (a face the joint set's bones do not link to the body), at the take's typical
+    distance from a joint-set neighbour (:mod:`.fill`; ``joints``, ``raw``, ``covs`` and
+    ``valid`` change in place); their covariance is the joint's median over the take.
+    Returns the filled entries [F, J]."""
     if skeleton is None or valid.all():
         return np.zeros_like(valid)
     before = valid.copy()
+    extra = off_skeleton_links(kp.joints.bone_indices, skeleton, joints, valid)
     filled = fill_under_skeleton(joints, valid, und, rig, skeleton, opts.threshold_px,
-                                 min_confidence=opts.min_confidence)
+                                 min_confidence=opts.min_confidence, extra_links=extra)
     if filled.any():
         raw[filled] = joints[filled]
         typical = np.full(covs.shape[1:], np.nan)  # [J, 3, 3]
