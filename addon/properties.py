@@ -16,7 +16,7 @@ from bpy.props import (
 from ..core.animation import FLOOR_MODES
 from ..core.armature import REST_POSES
 from ..core.detect.runner import BACKENDS
-from ..core.fit.options import DEVICES, MODES, SMOOTHERS
+from ..core.fit.options import DEVICES, MODES, SKELETONS, SMOOTHERS
 from .calibration_props import SKELSPLAT_PG_calibration
 from .enum_items import enum_items
 
@@ -30,9 +30,9 @@ MODE_ITEMS = enum_items(MODES, {
     "reference": ("Reference", "The authors' full-image per-frame schedule (slow)"),
 })
 SMOOTH_ITEMS = enum_items(SMOOTHERS, {
-    "auto": ("Auto", "Fast mode with a frame rate: Whittaker smoothing (an acceleration "
-             "penalty over the whole take, its weight chosen per joint from the data, then "
-             "the take's skeleton); otherwise off. Raw joints are kept"),
+    "auto": ("Auto", "Fast mode: Whittaker smoothing (an acceleration penalty over the "
+             "whole take, its weight chosen per joint from the data, then the take's "
+             "skeleton); reference mode: off. Raw joints are kept"),
     "off": ("Off", "No temporal smoothing (frames fitted independently)"),
     "whittaker": ("Whittaker", "Acceleration penalty over the whole take, weight chosen per "
                   "joint from the data; raw joints are kept"),
@@ -42,6 +42,12 @@ SMOOTH_ITEMS = enum_items(SMOOTHERS, {
                "are kept"),
 })
 
+SKELETON_ITEMS = enum_items(SKELETONS, {
+    "auto": ("Auto", "Fast mode: rigid; reference mode: off"),
+    "off": ("Off", "Each frame's bones keep the lengths the views give them"),
+    "rigid": ("Rigid", "One set of bone lengths for the whole take, every frame posed "
+              "under it"),
+})
 
 #: Path properties may hold Blender's ``//`` (relative to the .blend); 4.5+ wants it declared.
 RELATIVE_PATH = ({"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set())
@@ -64,6 +70,9 @@ BACKEND_DESCRIPTION = "2D keypoint detector run on the footage"
 DEVICE_DESCRIPTION = "Where the fit runs"
 MODE_DESCRIPTION = "Fitting schedule: fast (windowed) or the authors' reference settings"
 SMOOTH_DESCRIPTION = "Temporal smoothing of the fitted joints (the raw joints are kept)"
+SKELETON_DESCRIPTION = "One skeleton per take: constant bone lengths in every frame"
+CUTOFF_DESCRIPTION = ("Smoothing cut-off frequency in Hz; 0 chooses it per joint from the "
+                      "data (cross-validation)")
 #: Default folder of saved fits: beside the .blend.
 FITS_DIR_DEFAULT = "//skelsplat_fits"
 
@@ -100,6 +109,10 @@ class FitSettings:
                        description=MODE_DESCRIPTION)
     smooth: EnumProperty(name="Smoothing", items=SMOOTH_ITEMS, default="auto",
                          description=SMOOTH_DESCRIPTION)
+    smooth_cutoff_hz: FloatProperty(name="Cut-off (Hz)", default=0.0, min=0.0, soft_max=30.0,
+                                    precision=1, description=CUTOFF_DESCRIPTION)
+    skeleton: EnumProperty(name="Skeleton", items=SKELETON_ITEMS, default="auto",
+                           description=SKELETON_DESCRIPTION)
 
 
 class SKELSPLAT_PG_scene(FitSettings, bpy.types.PropertyGroup):

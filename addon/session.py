@@ -256,8 +256,10 @@ def detach_handlers() -> None:
 
 
 def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
-              smooth: str = "auto", synchronous: bool = False):
+              smooth: str = "auto", smooth_cutoff_hz: float = 0.0, skeleton: str = "auto",
+              synchronous: bool = False):
     """Fit the take's keypoints in the background; the motion is stored when it finishes.
+    The settings are ``FitOptions``'s (``smooth_cutoff_hz`` 0: chosen from the data).
 
     The same stages as ``skelsplat run`` and ``skelsplat fit`` (``core.stages``): the
     keypoints are checked and given the take's frame rate here, so the same take gives the
@@ -273,7 +275,9 @@ def start_fit(scene: bpy.types.Scene, device: str = "auto", mode: str = "fast",
         if not props.keypoints_path:
             raise SkelsplatError("detect or import 2D keypoints first")
         keypoints = load_keypoints(scene, props.keypoints_path)
-    settings = TakeSettings(fit=FitOptions(mode=mode, device=device, smooth=smooth))
+    settings = TakeSettings(fit=FitOptions(mode=mode, device=device, smooth=smooth,
+                                           smooth_cutoff_hz=smooth_cutoff_hz or None,
+                                           skeleton=skeleton))
     found: list[str] = []
     rig = read_rig(_calibration_file(props), found.append)
     keypoints = prepare_keypoints(keypoints, rig, settings, warn=found.append)  # errors stop here

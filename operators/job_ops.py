@@ -36,7 +36,7 @@ class SKELSPLAT_OT_fit(SceneSettings, FitSettings, JobOperator, bpy.types.Operat
     bl_label = "Fit"
     bl_options = {"REGISTER"}
     job_kind = "fit"
-    scene_fields = ("device", "mode", "smooth")
+    scene_fields = ("device", "mode", "smooth", "smooth_cutoff_hz", "skeleton")
     busy_message = "A fit is running (cancel it first)"
 
     def execute(self, context):

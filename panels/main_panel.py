@@ -108,6 +108,10 @@ class SKELSPLAT_PT_fit(_Sub, bpy.types.Panel):
         col.prop(props, "device")
         col.prop(props, "mode")
         col.prop(props, "smooth")
+        row = col.row(align=True)
+        row.enabled = props.smooth != "off"
+        row.prop(props, "smooth_cutoff_hz")
+        col.prop(props, "skeleton")
         layout.prop(props, "fits_dir")
         if not _job_row(layout, props, "fit"):
             layout.operator("skelsplat.fit", icon="PLAY")

@@ -12,7 +12,7 @@ from skelsplat.core.armature import REST_POSES
 from skelsplat.core.calibration.board import BOARD_KINDS, DICTIONARIES
 from skelsplat.core.camera import LENS_MODELS
 from skelsplat.core.detect.runner import BACKENDS
-from skelsplat.core.fit.options import DEVICES, MODES, SMOOTHERS
+from skelsplat.core.fit.options import DEVICES, MODES, SKELETONS, SMOOTHERS
 from skelsplat.core.retarget.bone_map import PRESET_NAMES
 from skelsplat.core.retarget.solve import ROOT_MOTIONS
 
@@ -21,12 +21,14 @@ ENUMS = {
     ("SKELSPLAT_PG_scene", "device"): DEVICES,
     ("SKELSPLAT_PG_scene", "mode"): MODES,
     ("SKELSPLAT_PG_scene", "smooth"): SMOOTHERS,
+    ("SKELSPLAT_PG_scene", "skeleton"): SKELETONS,
     ("SKELSPLAT_PG_scene", "backend"): BACKENDS,
     ("SKELSPLAT_AP_preferences", "default_device"): DEVICES,
     ("SKELSPLAT_OT_detect", "backend"): BACKENDS,
     ("SKELSPLAT_OT_fit", "device"): DEVICES,
     ("SKELSPLAT_OT_fit", "mode"): MODES,
     ("SKELSPLAT_OT_fit", "smooth"): SMOOTHERS,
+    ("SKELSPLAT_OT_fit", "skeleton"): SKELETONS,
     ("SKELSPLAT_OT_bake", "rest_pose"): REST_POSES,
     ("SKELSPLAT_OT_bake", "floor"): FLOOR_MODES,
     ("SKELSPLAT_PG_calibration", "board"): BOARD_KINDS,
@@ -85,6 +87,7 @@ def _choices(argv0: str, dest: str) -> tuple:
     ("run", "backend", BACKENDS), ("detect", "backend", BACKENDS),
     ("run", "rest_pose", REST_POSES), ("run", "floor", FLOOR_MODES),
     ("run", "device", DEVICES), ("fit", "smooth", SMOOTHERS), ("bench", "device", DEVICES),
+    ("fit", "skeleton", SKELETONS),
     ("calibrate", "model", LENS_MODELS), ("retarget", "root_motion", ROOT_MOTIONS),
 ])
 def test_cli_choices_are_cores_tuples(command: str, dest: str, expected: tuple) -> None:

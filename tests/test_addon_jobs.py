@@ -139,6 +139,7 @@ def _fake_fit(monkeypatch, *, fail: bool = False, gate: threading.Event | None =
 
     def fit_take(keypoints, rig, options=None, progress=None, cancel=None):
         calls.append((keypoints.shape, len(rig), options.mode, options.device, options.smooth,
+                      options.smooth_cutoff_hz, options.skeleton,
                       threading.current_thread().name))
         for i in range(3):
             if gate is not None:
@@ -191,10 +192,12 @@ def test_fit_operator_synchronous_stores_the_motion(registered, monkeypatch, tmp
     _take_inputs(scene, tmp_path)
     objects_before = len(bpy.data.objects)
     assert bpy.ops.skelsplat.fit(device="cpu", mode="reference", smooth="butterworth",
+                                 smooth_cutoff_hz=6.0, skeleton="rigid",
                                  synchronous=True) == {"FINISHED"}
-    shape, n_views, mode, device, smooth, thread = calls[0]
+    shape, n_views, mode, device, smooth, cutoff, skeleton, thread = calls[0]
     assert shape == (6, 3, 25) and n_views == 3
     assert (mode, device, smooth) == ("reference", "cpu", "butterworth")
+    assert (cutoff, skeleton) == (6.0, "rigid")
     assert thread == threading.current_thread().name
     motion = session.MOTIONS[scene.name]
     assert motion.n_frames == 6
@@ -242,6 +245,21 @@ def test_fit_error_surfaces_in_the_panel(registered, monkeypatch, tmp_path) -> N
     jobs.wait("fit")
     assert "cam_02: every keypoint is missing" in registered.skelsplat.last_error
     assert jobs.REPORTS[-1][0] == "ERROR"
+
+
+def test_fit_cutoff_zero_is_chosen_from_data_and_above_nyquist_names_the_field(
+        registered, monkeypatch, tmp_path) -> None:
+    import bpy
+
+    calls = _fake_fit(monkeypatch)
+    _take_inputs(registered, tmp_path)
+    assert bpy.ops.skelsplat.fit(synchronous=True) == {"FINISHED"}
+    assert calls[-1][5:7] == (None, "auto")  # 0 Hz: chosen per joint from the data
+    # the take has no frame rate: 30 fps is assumed, so 15 Hz is the Nyquist frequency
+    with pytest.raises(RuntimeError, match=r"cut-off \(20 Hz\) must be below half the frame "
+                                           r"rate .*\(Cut-off \(Hz\)\)"):
+        bpy.ops.skelsplat.fit(smooth="butterworth", smooth_cutoff_hz=20.0, synchronous=True)
+    assert len(calls) == 1
 
 
 def test_fit_without_keypoints_is_a_clear_error(registered) -> None:

@@ -195,12 +195,14 @@ def test_operators_invoked_from_the_ui_take_the_panels_settings(empty_scene) -> 
         props = empty_scene.skelsplat
         props.backend, props.model = "onnx", "/models/pose.onnx"
         props.device, props.mode, props.smooth = "cpu", "reference", "butterworth"
+        props.smooth_cutoff_hz, props.skeleton = 6.0, "off"
         props.sigma, props.ellipsoids, props.raw_empties = 3.5, False, True
         props.overwrite, props.add_leaf_bones = True, True
         expected = {
             job_ops.SKELSPLAT_OT_detect: {"backend": "onnx", "model": "/models/pose.onnx"},
             job_ops.SKELSPLAT_OT_fit: {"device": "cpu", "mode": "reference",
-                                       "smooth": "butterworth"},
+                                       "smooth": "butterworth", "smooth_cutoff_hz": 6.0,
+                                       "skeleton": "off"},
             result_ops.SKELSPLAT_OT_bake: {"sigma": 3.5, "ellipsoids": False,
                                            "raw_empties": True},
             result_ops.SKELSPLAT_OT_export: {"overwrite": True, "add_leaf_bones": True},
