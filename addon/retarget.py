@@ -129,7 +129,8 @@ def _legs(result: RetargetResult, bone_map: BoneMap) -> list[tuple[int, int, int
 
 def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
                      switches: dict[str, dict[str, float]],
-                     legs: list[tuple[int, int, int, int | None]] = ()
+                     legs: list[tuple[int, int, int, int | None]] = (),
+                     report: ProgressFn | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Basis keys that reach ``result.pose`` through Blender's own evaluation (constraints
     included). Per frame, bones are turned level by level from the root down, each at the
@@ -138,7 +139,9 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
     rig as it evaluates: the thigh, from its evaluated head, reaches the
     wanted ankle by two-bone IK, the shin aims at it, the foot and toe take their wanted
     rotations (a rig whose thighs hang from constraint-driven helper bones, like Rigify's,
-    puts the hips centimetres from where the numbers expect them)."""
+    puts the hips centimetres from where the numbers expect them). ``report(fraction of
+    the frames, message)`` about every 1 % of the frames (Rigify's rig: ~60 ms a frame)."""
+    report = or_silent(report)
     pbs = [armature.pose.bones[n] for n in result.bone_names]
     keyed = set(result.bone_names)
     carrier = result.bone_names.index(result.carrier)
@@ -168,8 +171,11 @@ def _evaluated_basis(armature: bpy.types.Object, result: RetargetResult,
             M[:3, 3] = np.array(pbs[k].head)
         pbs[k].matrix = Matrix(M.tolist())
 
+    every = max(1, F // 100)
     try:
         for f in range(F):
+            if f % every == 0:
+                report(f / F, f"solving through the rig's constraints: frame {f + 1} of {F}")
             for k, pb in enumerate(pbs):
                 q = result.quaternions[f, k]
                 t = result.locations[f, k] if k == carrier else saved_basis[k].to_translation()
@@ -277,9 +283,9 @@ def retarget_motion(motion: Motion3D, target: bpy.types.Object, *,
                                                                  target.name)
     action.use_fake_user = True
     if _has_constraints(target):
-        report(0.4, "solving through the rig's constraints")
-        locations, quats = _evaluated_basis(target, result, bmap.settings,
-                                            _legs(result, bmap))
+        locations, quats = _evaluated_basis(
+            target, result, bmap.settings, _legs(result, bmap),
+            report=lambda fraction, message: report(0.4 + 0.55 * fraction, message))
     else:
         locations, quats = result.locations, result.quaternions
     frames = frame_start + motion.frame_numbers.astype(float)
@@ -338,12 +344,19 @@ def retarget_scene(scene: bpy.types.Scene, motion: Motion3D, take_name: str) -> 
     options = RetargetOptions(root_motion=props.root_motion, scale=props.scale,
                               plant_feet=props.plant_feet)
 
+    wm = bpy.context.window_manager
+
     def progress(fraction: float, message: str) -> None:
         props.progress, props.message = fraction, message
+        wm.progress_update(fraction)  # the cursor's indicator: panels cannot redraw meanwhile
 
-    outcome = retarget_motion(motion, props.target, bone_map=map_from_rows(scene),
-                              take_name=take_name, options=options, scene=scene,
-                              progress=progress)
+    wm.progress_begin(0.0, 1.0)
+    try:
+        outcome = retarget_motion(motion, props.target, bone_map=map_from_rows(scene),
+                                  take_name=take_name, options=options, scene=scene,
+                                  progress=progress)
+    finally:
+        wm.progress_end()
     props.message = (f"{outcome.action.name}: {len(outcome.bone_map.bones)} bones, scale "
                      f"{outcome.result.scale:.2f}")
     return outcome

@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from ..core.errors import SkelsplatError
+from .progress import StageProgress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -91,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
     target = _load_target(args.target.expanduser(), args.armature)
     opts = RetargetOptions(root_motion=args.root_motion, scale=args.scale,
                            plant_feet=not args.no_plant_feet)
-    result = retarget_motion(motion, target, bone_map=args.map, options=opts,
-                             take_name=args.take_name or args.motion.stem)
+    with StageProgress("retarget") as bar:
+        result = retarget_motion(motion, target, bone_map=args.map, options=opts,
+                                 take_name=args.take_name or args.motion.stem,
+                                 progress=bar.update)
     print(f"retargeted {motion.n_frames} frames onto {target.name!r} with map "
           f"{result.bone_map.name!r} ({len(result.bone_map.bones)} roles, scale "
           f"{result.result.scale:.3f}): action {result.action.name!r}")

@@ -180,8 +180,14 @@ def test_rigify_generated_rig_drives_the_fk_controls(empty_scene, source) -> Non
     except (AttributeError, RuntimeError) as exc:
         pytest.skip(f"Rigify cannot generate headless here: {exc}")
     rig = bpy.data.objects["rig"]
-    out = retarget_motion(source, rig, bone_map="auto", take_name="walk")
+    steps = []
+    out = retarget_motion(source, rig, bone_map="auto", take_name="walk",
+                          progress=lambda fraction, message: steps.append((fraction, message)))
     assert out.bone_map.name == "rigify"
+    # the frame-by-frame solve through the rig's constraints reports every frame here (86)
+    solving = [f for f, m in steps if m.startswith("solving through the rig's constraints")]
+    assert len(solving) == 86 and steps[-1] == (1.0, "done")
+    assert np.all(np.diff([f for f, _ in steps]) > 0) and 0.4 <= solving[0] < solving[-1] < 0.96
     # Rigify's thighs hang from constraint-driven MCH bones, not from the hips control: solved
     # on Blender's evaluation (carrier shifted onto the evaluated mid-thighs, legs reaching
     # the planted ankles by IK from the evaluated hips; the pelvis dips where a straight leg
@@ -284,7 +290,8 @@ def test_target_data_untouched_and_every_retarget_is_a_new_action(empty_scene, s
 
 
 @pytest.mark.bpy
-def test_cli_retargets_a_blend_character_into_an_fbx(empty_scene, source, tmp_path) -> None:
+def test_cli_retargets_a_blend_character_into_an_fbx(empty_scene, source, tmp_path,
+                                                    capsys) -> None:
     import bpy
 
     from skelsplat.cli.main import main
@@ -298,6 +305,8 @@ def test_cli_retargets_a_blend_character_into_an_fbx(empty_scene, source, tmp_pa
     args = ["retarget", str(take), "--target", str(character), "--map", "auto", "--out",
             str(out), "--fbx-preset", "unreal"]
     assert main(args) == 0 and out.stat().st_size > 1000
+    err = capsys.readouterr().err  # progress on stderr (plain lines: not a terminal)
+    assert "retarget    started" in err and "retarget    done in" in err
     assert main(args) == 2  # refuses to clobber
     bad = ["retarget", str(take), "--target", str(character), "--map", "nonsense", "--out",
            str(tmp_path / "x.fbx")]
