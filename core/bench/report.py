@@ -464,8 +464,9 @@ def shelf_section(shelf: dict) -> list[str]:
              "MPJPE over the 12 limb joints. The row `" + VIEW_ORACLE + "` is not a method "
              "but an upper bound: for every frame and limb joint the ground truth picks the "
              "subset of ≥ 2 views whose triangulation is nearest to it, and head and torso are "
-             "counted correct. No method that triangulates these detections, however it picks "
-             "views, scores above it.", "",
+             "counted correct. No method that triangulates a subset of these detections, however "
+             "it picks the views, scores above it (weighted or model-based fits could in "
+             "principle; none of the rows here does on any limb).", "",
              "| method | PCP actor 1 | PCP actor 2 | PCP actor 3 | PCP avg | MPJPE a1/a2/a3 (mm) |",
              "|---|---|---|---|---|---|"]
     for m, r in shelf.items():
