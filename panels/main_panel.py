@@ -109,7 +109,9 @@ class SKELSPLAT_PT_fit(_Sub, bpy.types.Panel):
         col.prop(props, "mode")
         col.prop(props, "smooth")
         row = col.row(align=True)
-        row.enabled = props.smooth != "off"
+        # no smoothing (off, or auto in reference mode): no cut-off to choose
+        row.enabled = props.smooth != "off" and not (props.smooth == "auto"
+                                                     and props.mode == "reference")
         row.prop(props, "smooth_cutoff_hz")
         col.prop(props, "skeleton")
         layout.prop(props, "fits_dir")
