@@ -167,6 +167,11 @@ def prepare_keypoints(keypoints: Keypoints2D, rig: Rig, settings: TakeSettings,
         warn(note)
     check_cutoff(settings.fit.smooth_cutoff_hz, fps, "the smoothing cut-off",
                  option="smooth_cutoff_hz")
+    fit = settings.fit
+    if fit.smooth_cutoff_hz is not None and (
+            fit.smooth == "off" or (fit.smooth == "auto" and fit.mode == "reference")):
+        warn(f"the smoothing cut-off ({fit.smooth_cutoff_hz:g} Hz) is not used: no smoothing "
+             f"runs (smooth={fit.smooth!r} in {fit.mode} mode)")
     if keypoints.fps != fps:
         keypoints = keypoints.replace(fps=fps)
     return keypoints

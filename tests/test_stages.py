@@ -46,6 +46,18 @@ def test_prepare_keypoints_gives_the_fit_its_rate_and_checks_the_cutoff():
     assert err.value.option == "smooth_cutoff_hz"
 
 
+@pytest.mark.parametrize(("smooth", "mode", "unused"), [
+    ("off", "fast", True), ("auto", "reference", True), ("auto", "fast", False),
+    ("butterworth", "reference", False)])
+def test_a_cutoff_no_smoothing_uses_is_said(smooth, mode, unused):
+    rig, kp = _keypoints(30.0)
+    notes: list[str] = []
+    fit = FitOptions(smooth=smooth, mode=mode, smooth_cutoff_hz=6.0)
+    prepare_keypoints(kp, rig, TakeSettings(fit=fit), warn=notes.append)
+    said = [n for n in notes if "cut-off (6 Hz) is not used" in n]
+    assert len(said) == int(unused), notes
+
+
 def test_settings_name_the_option_at_fault():
     with pytest.raises(SkelsplatError, match="the frame rate must be a positive") as err:
         TakeSettings(fps=0.0).check()
