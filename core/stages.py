@@ -30,6 +30,7 @@ import numpy as np
 from .camera import Rig
 from .detect.options import DetectOptions
 from .errors import SkelsplatError
+from .fit.options import resolved_smooth
 from .keypoints.multiview import Keypoints2D
 from .progress import ProgressFn
 from .sanity import check_cutoff, check_keypoints, check_rate, check_rig
@@ -168,8 +169,7 @@ def prepare_keypoints(keypoints: Keypoints2D, rig: Rig, settings: TakeSettings,
     check_cutoff(settings.fit.smooth_cutoff_hz, fps, "the smoothing cut-off",
                  option="smooth_cutoff_hz")
     fit = settings.fit
-    if fit.smooth_cutoff_hz is not None and (
-            fit.smooth == "off" or (fit.smooth == "auto" and fit.mode == "reference")):
+    if fit.smooth_cutoff_hz is not None and resolved_smooth(fit.smooth, fit.mode) == "off":
         warn(f"the smoothing cut-off ({fit.smooth_cutoff_hz:g} Hz) is not used: no smoothing "
              f"runs (smooth={fit.smooth!r} in {fit.mode} mode)")
     if keypoints.fps != fps:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.fit.options import resolved_smooth
 from .label_rows import LabelRows
 
 
@@ -109,9 +110,7 @@ class SKELSPLAT_PT_fit(_Sub, bpy.types.Panel):
         col.prop(props, "mode")
         col.prop(props, "smooth")
         row = col.row(align=True)
-        # no smoothing (off, or auto in reference mode): no cut-off to choose
-        row.enabled = props.smooth != "off" and not (props.smooth == "auto"
-                                                     and props.mode == "reference")
+        row.enabled = resolved_smooth(props.smooth, props.mode) != "off"  # else no cut-off
         row.prop(props, "smooth_cutoff_hz")
         col.prop(props, "skeleton")
         layout.prop(props, "fits_dir")

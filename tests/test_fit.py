@@ -11,6 +11,7 @@ import pytest
 from skelsplat.core.camera import Rig
 from skelsplat.core.errors import Cancelled, FitError
 from skelsplat.core.fit import FitOptions, FitResult, fit_frames, fit_take
+from skelsplat.core.fit.options import resolved_smooth
 from skelsplat.core.fit.synthetic import look_at_camera, project_motion, random_motion, ring_rig
 from skelsplat.core.fit.take import _torch_threads
 from skelsplat.core.keypoints.multiview import Keypoints2D
@@ -251,10 +252,12 @@ def test_heavy_corruption_fit_far_better_than_robust_triangulation():
 
 
 def test_default_smoothing_is_whittaker_with_or_without_a_frame_rate():
-    assert FitOptions().resolved(4, False, 30.0).smooth == "whittaker"
-    assert FitOptions().resolved(4, False, None).smooth == "whittaker"
-    assert FitOptions(mode="reference").resolved(4, False, 30.0).smooth == "off"
-    assert FitOptions(smooth="off").resolved(4, False, 30.0).smooth == "off"
+    assert FitOptions().resolved(4, False).smooth == "whittaker"  # the frame rate is not asked
+    assert FitOptions(mode="reference").resolved(4, False).smooth == "off"
+    assert FitOptions(smooth="off").resolved(4, False).smooth == "off"
+    assert resolved_smooth("auto", "fast") == "whittaker"
+    assert resolved_smooth("auto", "reference") == "off"
+    assert resolved_smooth("butterworth", "reference") == "butterworth"
     assert FitOptions().resolved(4, False).bone_check is True
     assert FitOptions(mode="reference").resolved(4, False).bone_check is False
     assert FitOptions().resolved(4, False).skeleton == "rigid"

@@ -14,6 +14,14 @@ SKELETONS = ("auto", "off", "rigid")
 INITS = ("consensus", "robust")
 
 
+def resolved_smooth(smooth: str, mode: str) -> str:
+    """The temporal prior ``smooth`` stands for in ``mode``: ``"auto"`` is ``"whittaker"``
+    in fast mode (with or without a frame rate) and ``"off"`` in reference mode."""
+    if smooth != "auto":
+        return smooth
+    return "off" if mode == "reference" else "whittaker"
+
+
 @dataclass(frozen=True)
 class FitOptions:
     """How to fit a take. ``None`` fields take the value of the mode (see :meth:`resolved`).
@@ -154,13 +162,10 @@ class FitOptions:
             if val is not None and val < 1:
                 raise FitError(f"fit options: {name} must be >= 1, got {val}")
 
-    def resolved(self, n_views: int, cuda: bool, fps: float | None = None) -> FitOptions:
-        """A copy with every ``None`` / ``"auto"`` replaced by the mode's value (``fps``:
-        the take's frame rate, which ``smooth="auto"`` needs to turn smoothing on)."""
+    def resolved(self, n_views: int, cuda: bool) -> FitOptions:
+        """A copy with every ``None`` / ``"auto"`` replaced by the mode's value."""
         ref = self.mode == "reference"
-        smooth = self.smooth
-        if smooth == "auto":
-            smooth = "off" if ref else "whittaker"
+        smooth = resolved_smooth(self.smooth, self.mode)
         skeleton = self.skeleton if self.skeleton != "auto" else ("off" if ref else "rigid")
         renders = self.renders_per_frame or 500
         steps = self.iterations or (max(1, renders // max(n_views, 1)) if ref else 30)

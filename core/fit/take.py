@@ -197,7 +197,7 @@ def fit_take(
     timings: dict[str, float] = {}
     options = options or FitOptions()
     kp = _check_inputs(keypoints, rig)
-    opts = options.resolved(len(rig), _device(options), kp.fps)
+    opts = options.resolved(len(rig), _device(options))
     if not kp.fps and (opts.smooth in ("butterworth", "robust")
                        or (opts.smooth != "off" and opts.smooth_cutoff_hz is not None)):
         raise FitError(f"smooth={opts.smooth!r} with a cut-off in Hz needs the take's frame "
